@@ -1,0 +1,143 @@
+"""StereoEstimator: numpy stereo pairs in, disparity maps (pixels) out."""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+import cv2
+import numpy as np
+import torch
+
+from .checkpoint import Checkpoint, apply_weights, load_checkpoint
+from .errors import CheckpointError, InputError
+from .preprocess import MIN_SIZE, check_pair, crop_output, to_network_input
+from .psmnet import VARIANTS, build_model
+
+DEFAULTS = {"variant": "stackhourglass", "maxdisp": 192, "align_corners": True}
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """torch.device for ``device``; "cuda" without a GPU falls back to the CPU with a warning."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn("CUDA requested but no GPU is available: running on the CPU", RuntimeWarning, stacklevel=3)
+        return torch.device("cpu")
+    return dev
+
+
+class StereoEstimator:
+    """PSMNet inference on rectified RGB pairs; owns normalization, padding and cropping.
+
+    Build with :meth:`from_checkpoint` or :meth:`random`. ``input_scale`` in (0, 1] runs the
+    network on images resized by that factor and returns full-resolution disparities.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "fp32",
+                 input_scale: float = 1.0, weights: str | None = None):
+        if precision not in PRECISIONS:
+            raise InputError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if not (isinstance(input_scale, (int, float)) and 0 < input_scale <= 1):
+            raise InputError(f"input_scale must be in (0, 1], got {input_scale}")
+        self.device = resolve_device(device)
+        self.precision = precision
+        self.input_scale = float(input_scale)
+        self.weights = weights
+        self.model = model.to(self.device).eval()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, variant: str | None = None, maxdisp: int | None = None,
+                        align_corners: bool | None = None, device: str = "cpu", precision: str = "fp32",
+                        input_scale: float = 1.0) -> "StereoEstimator":
+        """Load a checkpoint. Settings left as None come from the file, else the official defaults."""
+        ckpt = load_checkpoint(path)
+        settings = _resolve_settings(ckpt, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
+        model = build_model(**settings)
+        apply_weights(model, ckpt)
+        return cls(model, device, precision, input_scale, weights=ckpt.path)
+
+    @classmethod
+    def random(cls, variant: str = "stackhourglass", maxdisp: int = 192, align_corners: bool = True,
+               device: str = "cpu", precision: str = "fp32", input_scale: float = 1.0,
+               seed: int = 0) -> "StereoEstimator":
+        """Untrained weights (official initialization, seeded): outputs are meaningless."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build_model(variant, maxdisp, align_corners)
+        return cls(model, device, precision, input_scale, weights=None)
+
+    @property
+    def variant(self) -> str:
+        return self.model.variant
+
+    @property
+    def maxdisp(self) -> int:
+        return self.model.maxdisp
+
+    @property
+    def align_corners(self) -> bool:
+        return self.model.align_corners
+
+    @property
+    def min_input_size(self) -> tuple[int, int]:
+        """Smallest (height, width) in pixels of the original images at this input scale."""
+        side = math.ceil((MIN_SIZE - 0.5) / self.input_scale)
+        while round(side * self.input_scale) < MIN_SIZE:
+            side += 1
+        return side, side
+
+    def predict(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Disparity (pixels, HxW float32) of one HxWx3 uint8 RGB rectified pair."""
+        return self.predict_batch([(left, right)])[0]
+
+    def predict_batch(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """Disparities of same-size pairs, computed in one forward pass."""
+        if not pairs:
+            return []
+        sizes = {check_pair(l, r) for l, r in pairs}
+        if len(sizes) > 1:
+            raise InputError(f"pairs in one batch must share a size, got {sorted(sizes)}")
+        h, w = sizes.pop()
+        small_h, small_w = (round(h * self.input_scale), round(w * self.input_scale))
+        if (small_h, small_w) != (h, w):
+            if min(small_h, small_w) < MIN_SIZE:
+                raise InputError(f"image {w}x{h} is too small for input_scale {self.input_scale}: at least "
+                                 f"{self.min_input_size[1]}x{self.min_input_size[0]} px needed")
+            pairs = [tuple(cv2.resize(img, (small_w, small_h), interpolation=cv2.INTER_AREA) for img in p)
+                     for p in pairs]
+        disparities = self._forward([p[0] for p in pairs], [p[1] for p in pairs], small_h, small_w)
+        if (small_h, small_w) == (h, w):
+            return list(disparities)
+        factor = np.float32(w / small_w)
+        return [cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR) * factor for d in disparities]
+
+    @torch.inference_mode()
+    def _forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
+        left = to_network_input(lefts, self.device)
+        right = to_network_input(rights, self.device)
+        dtype = PRECISIONS[self.precision]
+        with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            disparity = self.model(left, right)
+        return crop_output(disparity.float(), h, w).cpu().numpy()
+
+
+def _resolve_settings(ckpt: Checkpoint, **requested) -> dict:
+    """Architecture settings: explicit request, else the checkpoint's record, else the defaults.
+
+    An explicit request that contradicts what the checkpoint records is an error.
+    """
+    stored = dict(ckpt.settings)
+    guessed = ckpt.guessed_variant()
+    if "variant" not in stored and guessed:
+        stored["variant"] = guessed
+    settings = {}
+    for key, default in DEFAULTS.items():
+        want = requested.get(key)
+        if want is not None and key in stored and stored[key] != want:
+            raise CheckpointError(f"{ckpt.path} holds a model with {key}={stored[key]!r}, "
+                                  f"but {key}={want!r} was requested")
+        settings[key] = want if want is not None else stored.get(key, default)
+    if settings["variant"] not in VARIANTS:
+        raise InputError(f"unknown variant {settings['variant']!r}; choose one of {', '.join(VARIANTS)}")
+    return settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass, field
 
@@ -49,14 +50,17 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(f"cannot read {path} as a PyTorch checkpoint: not a zip archive or pickle "
+                              "(wrong file, or truncated)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"refusing to load {path}: it holds objects that weights_only loading does "
-                              f"not allow ({first})") from None
+        found = re.search(r"Unsupported global: GLOBAL \S+|Unsupported operand \S+", str(exc))
+        raise CheckpointError(f"refusing to load {path}: it holds objects that safe (weights_only) loading does "
+                              f"not allow ({found.group(0) if found else 'not plain tensors'})") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"cannot read {path} as a PyTorch checkpoint (truncated or another format): "
+        raise CheckpointError(f"cannot read {path} as a PyTorch checkpoint (truncated or corrupt): "
                               f"{type(exc).__name__}") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} is not a checkpoint: it holds a {type(obj).__name__}, not a dict")
@@ -70,6 +74,14 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} holds no state_dict of named tensors")
     state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
     return Checkpoint(path, state, dict(settings), extra)
+
+
+def _looks_like_torch_file(path: str) -> bool:
+    """True for a zip archive (torch.save since 1.6) or a legacy pickle (protocol 2+ magic byte)."""
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
 
 
 def apply_weights(model: nn.Module, checkpoint: Checkpoint) -> None:
@@ -87,8 +99,11 @@ def apply_weights(model: nn.Module, checkpoint: Checkpoint) -> None:
             parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:4])})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:4])})")
-        raise CheckpointError(f"{checkpoint.path} does not fit the {getattr(model, 'variant', 'model')} "
-                              f"model: {'; '.join(parts)} keys")
+        variant = getattr(model, "variant", "")
+        guessed = checkpoint.guessed_variant()
+        hint = f" (its keys are those of a {guessed} model)" if guessed and guessed != variant else ""
+        raise CheckpointError(f"{checkpoint.path} does not fit the {variant} model: "
+                              f"{'; '.join(parts)} keys{hint}")
     wrong = [f"{k} {tuple(given[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
              if k in given and given[k].shape != v.shape]
     if wrong:

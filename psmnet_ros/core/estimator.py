@@ -128,11 +128,9 @@ def _resolve_settings(ckpt: Checkpoint, **requested) -> dict:
     An explicit request that contradicts what the checkpoint records is an error.
     """
     stored = dict(ckpt.settings)
-    guessed = ckpt.guessed_variant()
-    if "variant" not in stored and guessed:
-        stored["variant"] = guessed
+    defaults = dict(DEFAULTS, variant=ckpt.guessed_variant() or DEFAULTS["variant"])
     settings = {}
-    for key, default in DEFAULTS.items():
+    for key, default in defaults.items():
         want = requested.get(key)
         if want is not None and key in stored and stored[key] != want:
             raise CheckpointError(f"{ckpt.path} holds a model with {key}={stored[key]!r}, "

@@ -1,0 +1,30 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "psmnet_ros"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    package_data={package_name: ["splits/*.txt"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
+        ("share/" + package_name + "/config", glob("config/*.yaml") + glob("config/*.rviz")),
+    ],
+    install_requires=["setuptools", "numpy", "opencv-python-headless", "torch", "tqdm", "PyYAML"],
+    extras_require={"test": ["pytest", "scikit-image", "rosbags"]},
+    zip_safe=True,
+    maintainer="psmnet_ros developers",
+    maintainer_email="psmnet-ros@example.com",
+    description="PSMNet stereo depth for ROS 2: disparity, depth and point clouds from a rectified stereo camera.",
+    license="MIT",
+    entry_points={
+        "console_scripts": [
+            "psmnet-infer = psmnet_ros.cli.infer:main",
+        ],
+    },
+)

@@ -1,0 +1,132 @@
+"""psmnet-infer: disparity, depth and point cloud of stereo pairs from files.
+
+    psmnet-infer LEFT.png RIGHT.png --checkpoint CKPT [--out-dir DIR]
+                 [--calib calib_cam_to_cam.txt | --focal F --baseline B [--doffs D --cx CX --cy CY]]
+    psmnet-infer LEFT_DIR RIGHT_DIR ...   (every pair, matched by file name, with a progress bar)
+
+Writes per pair, named after the left image: ``NAME_disp.png`` (KITTI uint16, value x 256,
+0 = invalid), ``NAME_disp.npy`` (float32 pixels), ``NAME_disp_color.png``; with a calibration
+also ``NAME_depth.npy`` (float32 metres, NaN invalid), ``NAME_depth_color.png`` and ``NAME.ply``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..core.calibration import StereoCalibration, kitti_stereo_calibration
+from ..core.colorize import colorize
+from ..core.datasets.base import read_rgb
+from ..core.datasets.folder import StereoFolder
+from ..core.disparity_io import write_kitti_disparity
+from ..core.errors import InputError
+from ..core.geometry import depth_to_points, disparity_to_depth
+from ..core.ply import write_ply
+from .common import add_estimator_arguments, estimator_from_args, one_line_errors
+
+PROG = "psmnet-infer"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("left", help="left image, or a directory of left images")
+    parser.add_argument("right", help="right image, or a directory of right images (same file names)")
+    parser.add_argument("--out-dir", default="psmnet_output", help="where results go (default: %(default)s)")
+    add_estimator_arguments(parser)
+    calib = parser.add_argument_group("calibration (for depth and point cloud)")
+    calib.add_argument("--calib", help="KITTI calib_cam_to_cam.txt (colour cameras 02/03)")
+    calib.add_argument("--focal", type=float, help="rectified focal length, pixels")
+    calib.add_argument("--baseline", type=float, help="baseline, metres")
+    calib.add_argument("--doffs", type=float, default=0.0,
+                       help="cx_right - cx_left in pixels (Middlebury's doffs; default 0)")
+    calib.add_argument("--cx", type=float, help="left principal point x, pixels (default: image centre)")
+    calib.add_argument("--cy", type=float, help="principal point y, pixels (default: image centre)")
+    calib.add_argument("--max-depth", type=float, default=float("inf"),
+                       help="leave points farther than this (metres) out of the point cloud")
+    return parser
+
+
+def calibration_from_args(args: argparse.Namespace, width: int, height: int) -> StereoCalibration | None:
+    """The calibration the options give for images of width x height, or None."""
+    if args.calib:
+        if args.focal is not None or args.baseline is not None:
+            raise InputError("give either --calib or --focal/--baseline, not both")
+        return kitti_stereo_calibration(args.calib)
+    if args.focal is None and args.baseline is None:
+        return None
+    if args.focal is None or args.baseline is None:
+        raise InputError("--focal and --baseline go together")
+    if not args.focal > 0 or not args.baseline > 0:
+        raise InputError(f"--focal and --baseline must be positive, got {args.focal} and {args.baseline}")
+    cx = (width - 1) / 2 if args.cx is None else args.cx
+    cy = (height - 1) / 2 if args.cy is None else args.cy
+    f = args.focal
+    p_left = [[f, 0, cx, 0], [0, f, cy, 0], [0, 0, 1, 0]]
+    p_right = [[f, 0, cx + args.doffs, -f * args.baseline], [0, f, cy, 0], [0, 0, 1, 0]]
+    return StereoCalibration(P_left=p_left, P_right=p_right, R_left=np.eye(3), R_right=np.eye(3),
+                             size=(width, height))
+
+
+def write_outputs(out_dir: str, name: str, left: np.ndarray, disparity: np.ndarray,
+                  calibration: StereoCalibration | None, max_depth: float) -> np.ndarray | None:
+    """Write every output file of one pair; returns the depth map (metres) when calibrated."""
+    paths = {"disparity_png": os.path.join(out_dir, f"{name}_disp.png"),
+             "disparity_npy": os.path.join(out_dir, f"{name}_disp.npy"),
+             "disparity_color": os.path.join(out_dir, f"{name}_disp_color.png")}
+    write_kitti_disparity(paths["disparity_png"], disparity)
+    np.save(paths["disparity_npy"], disparity)
+    _write_rgb(paths["disparity_color"], colorize(disparity, 0.0))
+    if calibration is None:
+        return None
+    depth = disparity_to_depth(disparity, calibration.fx, calibration.baseline_m, calibration.doffs)
+    points = depth_to_points(depth, calibration.camera_matrix)
+    points[~(depth <= max_depth)] = np.nan
+    paths.update(depth_npy=os.path.join(out_dir, f"{name}_depth.npy"),
+                 depth_color=os.path.join(out_dir, f"{name}_depth_color.png"),
+                 point_cloud=os.path.join(out_dir, f"{name}.ply"))
+    np.save(paths["depth_npy"], depth)
+    finite = depth[np.isfinite(depth)]
+    _write_rgb(paths["depth_color"], colorize(depth, 0.0, float(np.percentile(finite, 95)) if finite.size else 1.0))
+    write_ply(paths["point_cloud"], points, left)
+    return depth
+
+
+def _write_rgb(path: str, rgb: np.ndarray) -> None:
+    if not cv2.imwrite(path, np.ascontiguousarray(rgb[..., ::-1])):
+        raise InputError(f"cannot write {path}")
+
+
+@one_line_errors(PROG)
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if os.path.isdir(args.left) != os.path.isdir(args.right):
+        raise InputError("LEFT and RIGHT must both be files or both be directories")
+    if os.path.isdir(args.left):
+        pairs = [(f.left, f.right) for f in StereoFolder(args.left, args.right).frames]
+    else:
+        pairs = [(args.left, args.right)]
+        for path in pairs[0]:
+            if not os.path.isfile(path):
+                raise InputError(f"no such image: {path}")
+    estimator = estimator_from_args(args)
+    os.makedirs(args.out_dir, exist_ok=True)
+    for left_path, right_path in tqdm(pairs, desc=PROG, unit="pair", disable=len(pairs) == 1, file=sys.stderr):
+        left, right = read_rgb(left_path), read_rgb(right_path)
+        disparity = estimator.predict(left, right)
+        calibration = calibration_from_args(args, left.shape[1], left.shape[0])
+        name = os.path.splitext(os.path.basename(left_path))[0]
+        depth = write_outputs(args.out_dir, name, left, disparity, calibration, args.max_depth)
+        summary = f"{name}: disparity {np.nanmin(disparity):.1f}..{np.nanmax(disparity):.1f} px"
+        if depth is not None:
+            summary += f", median depth {np.nanmedian(depth):.2f} m"
+        tqdm.write(summary, file=sys.stdout)
+    print(f"results written to {os.path.abspath(args.out_dir)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""psmnet-infer end to end on the Middlebury Motorcycle pair (real images, real calibration)."""
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from psmnet_ros.cli.infer import main
+
+F, B, DOFFS, CX, CY = 994.978, 0.193001, 31.086, 311.193, 254.877   # scikit-image's docstring
+
+
+@pytest.fixture(scope="module")
+def motorcycle_files(tmp_path_factory):
+    from skimage import data
+    left, right, _ = data.stereo_motorcycle()
+    folder = tmp_path_factory.mktemp("motorcycle")
+    for side, img in (("left", left), ("right", right)):
+        (folder / side).mkdir()
+        cv2.imwrite(str(folder / side / "motorcycle.png"), img[..., ::-1])
+    return folder, left
+
+
+def read_ply(path):
+    data = path.read_bytes()
+    header, _, body = data.partition(b"end_header\n")
+    count = int(next(line.split()[2] for line in header.decode().splitlines() if line.startswith("element vertex")))
+    vertex = np.frombuffer(body, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"),
+                                        ("r", "u1"), ("g", "u1"), ("b", "u1")], count=count)
+    assert len(body) == count * 15
+    return vertex
+
+
+def test_all_outputs_on_the_motorcycle_pair(motorcycle_files, tmp_path, capsys):
+    folder, left = motorcycle_files
+    out = tmp_path / "out"
+    max_depth = 5.0
+    rc = main([str(folder / "left" / "motorcycle.png"), str(folder / "right" / "motorcycle.png"),
+               "--out-dir", str(out), "--variant", "basic", "--maxdisp", "48", "--input-scale", "0.5",
+               "--focal", str(F), "--baseline", str(B), "--doffs", str(DOFFS), "--cx", str(CX), "--cy", str(CY),
+               "--max-depth", str(max_depth)])
+    assert rc == 0
+    assert "random weights" in capsys.readouterr().err
+    disparity = np.load(out / "motorcycle_disp.npy")
+    assert disparity.shape == (500, 741) and disparity.dtype == np.float32
+    png = cv2.imread(str(out / "motorcycle_disp.png"), cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint16
+    np.testing.assert_array_equal(png, np.round(np.clip(disparity, 0, None) * 256).astype(np.uint16))
+    assert cv2.imread(str(out / "motorcycle_disp_color.png")).shape == (500, 741, 3)
+    assert cv2.imread(str(out / "motorcycle_depth_color.png")).shape == (500, 741, 3)
+
+    depth = np.load(out / "motorcycle_depth.npy")
+    expected = np.where(disparity + DOFFS > 0, F * B / (disparity + DOFFS), np.nan)
+    np.testing.assert_allclose(depth, expected, rtol=1e-5)
+    # disparities in [0, 96) px and doffs 31.086 px bound depth to (f B / 127.1, f B / 31.086] = (1.51, 6.18] m
+    assert np.nanmin(depth) > F * B / (96 + DOFFS) and np.nanmax(depth) <= F * B / DOFFS + 1e-4
+
+    cloud = read_ply(out / "motorcycle.ply")
+    assert len(cloud) == int((depth <= max_depth).sum())
+    v, u = 100, 600
+    assert depth[v, u] <= max_depth, "the checked pixel should be in the cloud"
+    z = F * B / (disparity[v, u] + DOFFS)
+    index = int((depth <= max_depth)[:v].sum() + (depth[v, :u] <= max_depth).sum())
+    np.testing.assert_allclose([cloud["x"][index], cloud["y"][index], cloud["z"][index]],
+                               [(u - CX) * z / F, (v - CY) * z / F, z], rtol=1e-5)
+    assert (cloud["r"][index], cloud["g"][index], cloud["b"][index]) == tuple(left[v, u])
+
+
+def test_directories_with_a_progress_bar(motorcycle_files, tmp_path):
+    folder, _ = motorcycle_files
+    rc = main([str(folder / "left"), str(folder / "right"), "--out-dir", str(tmp_path),
+               "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5"])
+    assert rc == 0
+    assert (tmp_path / "motorcycle_disp.png").is_file() and not (tmp_path / "motorcycle.ply").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["/no/left.png", "/no/right.png"], "no such image: /no/left.png"),
+    (["L", "R", "--focal", "700"], "--focal and --baseline go together"),
+    (["L", "R", "--checkpoint", "/no/ckpt.tar"], "checkpoint not found: /no/ckpt.tar"),
+])
+def test_errors_are_one_line(motorcycle_files, args, message):
+    folder, _ = motorcycle_files
+    args = [str(folder / "left" / "motorcycle.png") if a == "L" else str(folder / "right" / "motorcycle.png")
+            if a == "R" else a for a in args]
+    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.infer", *args, "--variant", "basic",
+                             "--maxdisp", "16", "--input-scale", "0.5", "--out-dir", "/tmp/psmnet_err"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("psmnet-infer: error:") and message in last
+    assert "Traceback" not in result.stderr

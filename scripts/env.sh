@@ -1,0 +1,15 @@
+# Sourced by main.sh and test.sh: create or reuse .venv in the repository and install the pinned requirements.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+if [ ! -x .venv/bin/python ]; then
+    python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+fi
+stamp=.venv/.psmnet_ros_installed
+if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+    touch "$stamp"
+fi
+# shellcheck disable=SC1091
+source .venv/bin/activate

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The main job: set up the environment, then run the demo on the Middlebury Motorcycle pair.
+# Usage: bash scripts/main.sh [--checkpoint PATH] [--out-dir DIR] ...   (see: psmnet-demo --help)
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+exec python -m psmnet_ros.cli.demo "$@"

@@ -54,6 +54,10 @@ def test_unknown_variant_and_bad_maxdisp():
         build_model("resnet")
     with pytest.raises(InputError, match="multiple of 4"):
         build_model("basic", maxdisp=10)
+    with pytest.raises(InputError, match="multiple of 16"):
+        build_model("stackhourglass", maxdisp=40)
+    x = torch.zeros(1, 3, 256, 256)
+    assert build_model("basic", maxdisp=40).eval()(x, x).shape == (1, 256, 256)
 
 
 @pytest.fixture(scope="module")

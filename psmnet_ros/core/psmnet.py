@@ -52,6 +52,9 @@ class PSMNetStackHourglass(_PSMNetBase):
     variant = "stackhourglass"
 
     def __init__(self, maxdisp: int = 192, align_corners: bool = True):
+        if maxdisp % 16:
+            raise InputError(f"the stackhourglass variant needs maxdisp to be a multiple of 16 (its hourglasses "
+                             f"halve the maxdisp/4 disparity planes twice), got {maxdisp}")
         super().__init__(maxdisp, align_corners)
         self.dres2, self.dres3, self.dres4 = Hourglass(32), Hourglass(32), Hourglass(32)
         self.classif1, self.classif2, self.classif3 = classifier_3d(), classifier_3d(), classifier_3d()

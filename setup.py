@@ -25,6 +25,9 @@ setup(
     entry_points={
         "console_scripts": [
             "psmnet-infer = psmnet_ros.cli.infer:main",
+            "psmnet-demo = psmnet_ros.cli.demo:main",
+            "psmnet-kitti2bag = psmnet_ros.cli.kitti2bag:main",
+            "psmnet-eval = psmnet_ros.cli.eval:main",
         ],
     },
 )

@@ -64,11 +64,7 @@ def calibration_from_args(args: argparse.Namespace, width: int, height: int) -> 
         raise InputError(f"--focal and --baseline must be positive, got {args.focal} and {args.baseline}")
     cx = (width - 1) / 2 if args.cx is None else args.cx
     cy = (height - 1) / 2 if args.cy is None else args.cy
-    f = args.focal
-    p_left = [[f, 0, cx, 0], [0, f, cy, 0], [0, 0, 1, 0]]
-    p_right = [[f, 0, cx + args.doffs, -f * args.baseline], [0, f, cy, 0], [0, 0, 1, 0]]
-    return StereoCalibration(P_left=p_left, P_right=p_right, R_left=np.eye(3), R_right=np.eye(3),
-                             size=(width, height))
+    return StereoCalibration.from_pinhole(args.focal, args.baseline, cx, cy, (width, height), doffs=args.doffs)
 
 
 def write_outputs(out_dir: str, name: str, left: np.ndarray, disparity: np.ndarray,

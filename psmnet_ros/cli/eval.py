@@ -1,0 +1,171 @@
+"""psmnet-eval: disparity accuracy of PSMNet on a dataset with ground truth.
+
+    psmnet-eval --dataset kitti2015 --root DIR --checkpoint CKPT [--split val] [--out-dir DIR]
+    psmnet-eval --dataset middlebury --checkpoint CKPT          (scikit-image's Motorcycle pair)
+
+Writes to --out-dir: ``metrics.csv`` (one row per frame: EPE px, D1-all %, D1-noc %,
+bad-1/2/3 %, valid pixels, seconds), ``summary.csv`` (pooled over all pixels, as the
+KITTI benchmark reports, and mean of frames), ``disparity/NAME.pfm`` (float32 pixels)
+and KITTI-style error maps ``error_maps/NAME.png`` of the --worst frames by D1-all.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+from ..core.datasets import DATASETS, open_dataset
+from ..core.error_map import error_image
+from ..core.errors import InputError
+from ..core.metrics import ErrorCounts, frame_metrics, mean_of_frames, pooled
+from ..core.pfm import read_pfm, write_pfm
+from .common import add_estimator_arguments, estimator_from_args, one_line_errors
+
+PROG = "psmnet-eval"
+FRAME_COLUMNS = ("name", "epe_px", "d1_all_pct", "d1_noc_pct", "bad1_pct", "bad2_pct", "bad3_pct",
+                 "valid_px", "noc_valid_px", "seconds")
+SUMMARY_COLUMNS = ("aggregate", "epe_px", "d1_all_pct", "d1_noc_pct", "bad1_pct", "bad2_pct", "bad3_pct",
+                   "valid_px", "frames")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--root", help="dataset folder (KITTI: the folder holding training/; not for middlebury)")
+    parser.add_argument("--split", default="val",
+                        help="train, val, all or a split file listing frame names (default: %(default)s)")
+    parser.add_argument("--out-dir", help="where results go (default: psmnet_eval_DATASET)")
+    parser.add_argument("--worst", type=int, default=5, help="error maps for this many worst frames (default 5)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N frames of the split")
+    add_estimator_arguments(parser)
+    return parser
+
+
+def _file_name(name: str) -> str:
+    return name.replace("/", "__")
+
+
+def _pct(value: float) -> float:
+    return 100.0 * value
+
+
+def _cell(value) -> str:
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+def frame_row(name: str, metrics, seconds: float) -> dict:
+    """One metrics.csv row; noc columns are None when the dataset has no noc map."""
+    noc = metrics.noc
+    return {"name": name, "epe_px": metrics.all.epe, "d1_all_pct": _pct(metrics.all.d1),
+            "d1_noc_pct": None if noc is None else _pct(noc.d1), "bad1_pct": _pct(metrics.all.bad1_rate),
+            "bad2_pct": _pct(metrics.all.bad2_rate), "bad3_pct": _pct(metrics.all.bad3_rate),
+            "valid_px": metrics.all.count, "noc_valid_px": None if noc is None else noc.count, "seconds": seconds}
+
+
+def _summary_row(label: str, rates: dict, noc_rates: dict | None, valid_px: int, frames: int) -> dict:
+    return {"aggregate": label, "epe_px": rates["epe"], "d1_all_pct": _pct(rates["d1"]),
+            "d1_noc_pct": None if noc_rates is None else _pct(noc_rates["d1"]), "bad1_pct": _pct(rates["bad1"]),
+            "bad2_pct": _pct(rates["bad2"]), "bad3_pct": _pct(rates["bad3"]), "valid_px": valid_px,
+            "frames": frames}
+
+
+def summary_rows(all_counts: list[ErrorCounts], noc_counts: list[ErrorCounts] | None) -> list[dict]:
+    """The pooled (KITTI benchmark: all pixels of all frames) and mean-of-frames rows of summary.csv."""
+    total = pooled(all_counts)
+    mean = mean_of_frames(all_counts)
+    return [_summary_row("pooled", total.rates(), None if noc_counts is None else pooled(noc_counts).rates(),
+                         total.count, len(all_counts)),
+            _summary_row("mean_of_frames", mean, None if noc_counts is None else mean_of_frames(noc_counts),
+                         total.count, mean["count"])]
+
+
+def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row[c]) for c in columns])
+
+
+def format_table(rows: list[dict]) -> str:
+    """The summary rows as an aligned text table."""
+    def number(value, digits):
+        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+    header = f"{'':16}{'EPE px':>9}{'D1-all %':>10}{'D1-noc %':>10}{'bad-1 %':>9}{'bad-2 %':>9}{'bad-3 %':>9}" \
+             f"{'valid px':>12}{'frames':>8}"
+    lines = [header]
+    for row in rows:
+        label = "pooled (KITTI)" if row["aggregate"] == "pooled" else "mean of frames"
+        lines.append(f"{label:16}{number(row['epe_px'], 3):>9}{number(row['d1_all_pct'], 2):>10}"
+                     f"{number(row['d1_noc_pct'], 2):>10}{number(row['bad1_pct'], 2):>9}"
+                     f"{number(row['bad2_pct'], 2):>9}{number(row['bad3_pct'], 2):>9}"
+                     f"{row['valid_px']:>12}{row['frames']:>8}")
+    return "\n".join(lines)
+
+
+def worst_frames(rows: list[dict], count: int) -> list[int]:
+    """Indices of the ``count`` rows with the highest D1-all (then EPE); frames without valid pixels excluded."""
+    ranked = [i for i, row in enumerate(rows) if row["valid_px"]]
+    ranked.sort(key=lambda i: (rows[i]["d1_all_pct"], rows[i]["epe_px"]), reverse=True)
+    return ranked[:max(count, 0)]
+
+
+@one_line_errors(PROG)
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.dataset != "middlebury" and not args.root:
+        raise InputError(f"--dataset {args.dataset} needs --root")
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be at least 1, got {args.limit}")
+    dataset = open_dataset(args.dataset, args.root, args.split)
+    if not dataset.has_ground_truth:
+        raise InputError(f"{args.dataset} split {args.split} has no ground truth to evaluate against")
+    indices = range(len(dataset) if args.limit is None else min(args.limit, len(dataset)))
+    estimator = estimator_from_args(args)
+    out_dir = Path(args.out_dir or f"psmnet_eval_{args.dataset}")
+    (out_dir / "disparity").mkdir(parents=True, exist_ok=True)
+
+    rows, all_counts, noc_counts = [], [], []
+    for index in tqdm(indices, desc=f"{args.dataset} {args.split}", unit="frame", file=sys.stderr):
+        sample = dataset[index]
+        start = time.perf_counter()
+        disparity = estimator.predict(sample["left"], sample["right"])
+        seconds = time.perf_counter() - start
+        write_pfm(out_dir / "disparity" / f"{_file_name(sample['name'])}.pfm", disparity)
+        metrics = frame_metrics(disparity, sample["disparity"], sample["noc"])
+        rows.append(frame_row(sample["name"], metrics, seconds))
+        all_counts.append(metrics.all)
+        if metrics.noc is not None:
+            noc_counts.append(metrics.noc)
+    summary = summary_rows(all_counts, noc_counts if len(noc_counts) == len(all_counts) else None)
+    write_csv(out_dir / "metrics.csv", FRAME_COLUMNS, rows)
+    write_csv(out_dir / "summary.csv", SUMMARY_COLUMNS, summary)
+
+    worst = worst_frames(rows, args.worst)
+    if worst:
+        (out_dir / "error_maps").mkdir(exist_ok=True)
+    for index in worst:
+        sample = dataset[indices[index]]
+        disparity, _ = read_pfm(out_dir / "disparity" / f"{_file_name(sample['name'])}.pfm")
+        image = error_image(disparity, sample["disparity"], sample["noc"])
+        cv2.imwrite(str(out_dir / "error_maps" / f"{_file_name(sample['name'])}.png"), image[:, :, ::-1])
+
+    weights = estimator.weights or "random weights"
+    print(f"{PROG}: {args.dataset} split {args.split}, {len(rows)} frames, {weights} "
+          f"({estimator.variant}, maxdisp {estimator.maxdisp})")
+    print(format_table(summary))
+    if worst:
+        listed = ", ".join(f"{rows[i]['name']} ({rows[i]['d1_all_pct']:.2f} %)" for i in worst)
+        print(f"worst frames by D1-all: {listed}; error maps in {out_dir / 'error_maps'}")
+    print(f"per-frame metrics: {out_dir / 'metrics.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,6 +28,7 @@ setup(
             "psmnet-demo = psmnet_ros.cli.demo:main",
             "psmnet-kitti2bag = psmnet_ros.cli.kitti2bag:main",
             "psmnet-eval = psmnet_ros.cli.eval:main",
+            "psmnet-train = psmnet_ros.cli.train:main",
         ],
     },
 )

@@ -1,0 +1,167 @@
+"""psmnet-train: train PSMNet on SceneFlow or fine-tune it on KITTI with the paper's recipe.
+
+    psmnet-train --dataset sceneflow --root SCENEFLOW_DIR --out-dir runs/sceneflow
+    psmnet-train --dataset kitti2015 --root KITTI2015_DIR --init runs/sceneflow/last.tar
+    psmnet-train --dataset kitti2015 --root KITTI2015_DIR --resume runs/kitti2015/last.tar
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+
+import torch
+from torch.utils.data import Subset
+
+from ..core.datasets import open_dataset
+from ..core.errors import InputError
+from ..core.estimator import StereoEstimator
+from ..core.psmnet import VARIANTS, build_model
+from ..core.training import RECIPES, Trainer, check_training_data, recipe_for, resume
+from .common import one_line_errors
+
+PROG = "psmnet-train"
+EPILOG = """\
+recipes (the official main.py and finetune.py; any option given overrides them):
+  sceneflow            10 epochs from scratch, lr 1e-3 constant
+  kitti2015, kitti2012 300 epochs from --init (a SceneFlow model, official .tar accepted),
+                       lr 1e-3 for epochs 1-200, 1e-4 from epoch 201
+  all: Adam betas (0.9, 0.999), batch 12, random 256x512 crops, loss 0.5/0.7/1.0 x smooth L1
+  of the three outputs (basic variant: 1.0 x its one output) on pixels with 0 < gt < maxdisp.
+
+Each epoch writes OUT_DIR/last.tar, OUT_DIR/checkpoint_epoch_NNN.tar and, when the validation
+metric (EPE for sceneflow, D1 for KITTI) improves, OUT_DIR/best.tar; all load with
+psmnet-infer --checkpoint. Validation: EPE and D1 on the "val" split (SceneFlow: FlyingThings3D
+TEST; KITTI: the last 40 training frames), full images, pixels with 0 < gt < maxdisp.
+TensorBoard: tensorboard --logdir OUT_DIR/tensorboard
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, choices=tuple(RECIPES), help="which recipe and reader")
+    parser.add_argument("--root", required=True, help="dataset root folder")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", metavar="CKPT", help="continue the run saved in CKPT (e.g. OUT_DIR/last.tar) "
+                                                        "after its epoch, optimizer state included")
+    start.add_argument("--init", metavar="CKPT", help="start a new run from these weights (any checkpoint "
+                                                      "psmnet-infer loads)")
+    recipe = parser.add_argument_group("recipe (default: the dataset's, or the resumed run's)")
+    recipe.add_argument("--epochs", type=int, help="last epoch to train (sceneflow 10, kitti 300)")
+    recipe.add_argument("--batch-size", type=int, help="images per optimizer step (12)")
+    recipe.add_argument("--lr", type=float, help="base learning rate (1e-3)")
+    recipe.add_argument("--lr-drop-epoch", type=int,
+                        help="last epoch at the base lr, 10x lower after; 0 = never (sceneflow 0, kitti 200)")
+    recipe.add_argument("--crop", help="training crop HxW in pixels, multiples of 16, >= 256 (256x512)")
+    recipe.add_argument("--seed", type=int, help="seed of the initialization, shuffling and crops (1)")
+    model = parser.add_argument_group("model (new runs only; default: --init's checkpoint, else the official)")
+    model.add_argument("--variant", choices=VARIANTS, help="stackhourglass (default) or basic")
+    model.add_argument("--maxdisp", type=int, help="disparity range in pixels (192)")
+    model.add_argument("--align-corners", dest="align_corners", action=argparse.BooleanOptionalAction,
+                       default=None, help="upsampling mode of the official code (default True)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--micro-batch", type=int, help="images per forward pass; gradients are accumulated so "
+                                                     "one step still sees the whole batch, BatchNorm statistics "
+                                                     "are per micro-batch (default: batch size)")
+    run.add_argument("--amp", action="store_true", help="mixed precision: float16 + GradScaler on CUDA, "
+                                                        "bfloat16 on the CPU")
+    run.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                     help="cpu or cuda[:N] (default: %(default)s)")
+    run.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+                     help="data-loading processes (default: %(default)s)")
+    run.add_argument("--out-dir", help="checkpoints go here (default: --resume's folder, else runs/DATASET)")
+    run.add_argument("--logdir", help="TensorBoard logs (default: OUT_DIR/tensorboard)")
+    run.add_argument("--train-split", default="train",
+                     help="train, all, or (KITTI) a file listing frame names (default: %(default)s)")
+    run.add_argument("--val-split", default="val",
+                     help="val, all, or (KITTI) a file listing frame names (default: %(default)s)")
+    run.add_argument("--limit", type=int, help="train on the first N frames only")
+    run.add_argument("--val-limit", type=int, help="validate on the first N frames only; 0 = no validation")
+    run.add_argument("--save-every", type=int, default=1,
+                     help="write checkpoint_epoch_NNN.tar every N epochs; last.tar is written every epoch")
+    return parser
+
+
+def parse_crop(text: str) -> tuple[int, int]:
+    """(height, width) from "HxW"; InputError otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise InputError(f"--crop must look like HEIGHTxWIDTH, e.g. 256x512, got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+SMALLEST = {"epochs": 1, "batch_size": 1, "micro_batch": 1, "limit": 1, "save_every": 1, "workers": 0,
+            "val_limit": 0, "lr_drop_epoch": 0}
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    for name, smallest in SMALLEST.items():
+        value = getattr(args, name)
+        if value is not None and value < smallest:
+            raise InputError(f"--{name.replace('_', '-')} must be >= {smallest}, got {value}")
+    if args.lr is not None and not args.lr > 0:
+        raise InputError(f"--lr must be positive, got {args.lr}")
+
+
+def _first(samples, limit: int | None):
+    return samples if limit is None else Subset(samples, range(min(limit, len(samples))))
+
+
+@one_line_errors(PROG)
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    _check_numbers(args)
+    if not os.path.isdir(args.root):
+        raise InputError(f"dataset root {args.root} is not a directory")
+    crop = parse_crop(args.crop) if args.crop else None
+    out_dir = args.out_dir or (os.path.dirname(args.resume) if args.resume else os.path.join("runs", args.dataset))
+    last = os.path.join(out_dir, "last.tar")
+    if not args.resume and os.path.exists(last):
+        raise InputError(f"{out_dir} already holds a run: continue it with --resume {last} or choose another "
+                         f"--out-dir")
+    train_samples = _first(open_dataset(args.dataset, args.root, args.train_split), args.limit)
+    val_samples = None
+    if args.val_limit != 0:
+        val_samples = _first(open_dataset(args.dataset, args.root, args.val_split), args.val_limit)
+    overrides = {"epochs": args.epochs, "lr": args.lr, "lr_drop_epoch": args.lr_drop_epoch,
+                 "batch_size": args.batch_size, "crop": crop, "seed": args.seed}
+    options = {"out_dir": out_dir, "device": args.device, "amp": args.amp, "micro_batch": args.micro_batch,
+               "workers": args.workers, "logdir": args.logdir or os.path.join(out_dir, "tensorboard"),
+               "save_every": args.save_every}
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k in ("variant", "maxdisp", "align_corners")
+                 if getattr(args, k) is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} cannot change when resuming: the model comes from {args.resume}")
+        trainer = resume(args.resume, args.dataset, train_samples, val_samples, overrides, **options)
+        print(f"resuming {args.resume} after epoch {trainer.epoch}", file=sys.stderr)
+    else:
+        recipe = recipe_for(args.dataset, **overrides)
+        check_training_data(train_samples, recipe.crop, recipe.batch_size, args.micro_batch or recipe.batch_size)
+        torch.manual_seed(recipe.seed)
+        trainer = Trainer(_new_model(args), recipe, train_samples, val_samples, **options)
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        kept = f"{last} holds epoch {trainer.epoch}" if trainer.epoch else "no epoch was completed"
+        print(f"{PROG}: interrupted during epoch {trainer.epoch + 1}; {kept}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _new_model(args: argparse.Namespace) -> torch.nn.Module:
+    """The model of a new run: --init's weights, else the official random initialization."""
+    if args.init:
+        return StereoEstimator.from_checkpoint(args.init, variant=args.variant, maxdisp=args.maxdisp,
+                                               align_corners=args.align_corners).model
+    if args.dataset != "sceneflow":
+        print(f"{PROG}: warning: fine-tuning on {args.dataset} from random weights; the paper starts from a "
+              f"SceneFlow model (--init CKPT)", file=sys.stderr)
+    return build_model(args.variant or "stackhourglass", args.maxdisp or 192,
+                       True if args.align_corners is None else args.align_corners)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

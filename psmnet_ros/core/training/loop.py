@@ -1,0 +1,220 @@
+"""The training loop: Adam steps with gradient accumulation, validation, checkpoints, resume."""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..checkpoint import apply_weights, load_checkpoint, save_checkpoint
+from ..colorize import colorize
+from ..errors import CheckpointError
+from ..estimator import resolve_device
+from ..metrics import error_counts, pooled
+from ..preprocess import check_pair, crop_output, to_network_input
+from ..psmnet import build_model
+from .data import CropDataset, check_training_data, epoch_loader, spp_cells
+from .loss import loss_sum, valid_mask
+from .recipe import ADAM_BETAS, Recipe, recipe_for, set_learning_rate
+from .tensorboard_log import TrainingLog
+
+TRAINING_KEYS = ("epoch", "optimizer", "recipe")
+"""Entries a checkpoint needs, besides the weights, to resume training."""
+
+
+class Trainer:
+    """Trains ``model`` on ``train_samples`` with ``recipe``; validates on ``val_samples``.
+
+    Samples are datasets of dicts (left/right HxWx3 uint8 RGB, disparity HxW float32 pixels,
+    NaN unknown, name). ``micro_batch``: images per forward pass; gradients of the micro-batches
+    add up to those of the full batch of ``recipe.batch_size``. ``amp``: float16 autocast with a
+    GradScaler on CUDA, bfloat16 autocast on the CPU. ``epoch`` is the last completed epoch.
+    """
+
+    def __init__(self, model: torch.nn.Module, recipe: Recipe, train_samples, val_samples=None, *,
+                 out_dir: str, device: str | torch.device = "cpu", amp: bool = False,
+                 micro_batch: int | None = None, workers: int = 0, logdir: str | None = None,
+                 save_every: int = 1, progress: bool = True):
+        check_training_data(train_samples, recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size)
+        self.recipe = recipe
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.train_set = CropDataset(train_samples, recipe.crop, recipe.seed)
+        self.val_samples = val_samples
+        self.out_dir = os.fspath(out_dir)
+        self.amp = amp
+        self.micro_batch = micro_batch or recipe.batch_size
+        self.workers = workers
+        self.save_every = save_every
+        self.progress = progress
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=recipe.lr, betas=ADAM_BETAS)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp and self.device.type == "cuda")
+        self.log = TrainingLog(logdir)
+        self.epoch = 0
+        self.best: dict | None = None
+
+    def _autocast(self):
+        if not self.amp:
+            return contextlib.nullcontext()
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def train_step(self, left: np.ndarray, right: np.ndarray, disparity: np.ndarray) -> float | None:
+        """One optimizer step on a batch; returns its loss, or None (no step) without valid pixels.
+
+        left, right: N x H x W x 3 uint8 RGB; disparity: N x H x W float32 pixels, NaN unknown.
+        Each micro-batch's loss is its summed smooth L1 divided by the valid pixels of the
+        whole batch, so the accumulated gradient is the full batch's.
+        """
+        self.model.train()
+        target = torch.from_numpy(np.ascontiguousarray(disparity)).to(self.device)
+        count = int(valid_mask(target, self.model.maxdisp).sum())
+        if count == 0:
+            return None
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for start in range(0, len(left), self.micro_batch):
+            part = slice(start, start + self.micro_batch)
+            x_left = to_network_input(list(left[part]), self.device)
+            x_right = to_network_input(list(right[part]), self.device)
+            with self._autocast():
+                outputs = self.model(x_left, x_right)
+            loss = loss_sum(outputs, target[part], self.model.maxdisp)[0] / count
+            self.scaler.scale(loss).backward()
+            total += loss.item()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return total
+
+    def train_epoch(self, epoch: int) -> float:
+        """Train 1-based ``epoch`` at its scheduled lr; mean batch loss (NaN if no step was taken)."""
+        set_learning_rate(self.optimizer, self.recipe.learning_rate(epoch))
+        loader = epoch_loader(self.train_set, epoch, self.recipe.batch_size, self.workers,
+                              drop_last=spp_cells(self.recipe.crop) == 1)
+        steps = len(loader)
+        losses = []
+        bar = tqdm(loader, desc=f"epoch {epoch}/{self.recipe.epochs}", unit="batch", disable=not self.progress)
+        for index, (left, right, disparity) in enumerate(bar):
+            loss = self.train_step(left.numpy(), right.numpy(), disparity.numpy())
+            if loss is None:
+                continue
+            losses.append(loss)
+            self.log.step((epoch - 1) * steps + index + 1, loss)
+            bar.set_postfix(loss=f"{loss:.3f}")
+        return float(np.mean(losses)) if losses else math.nan
+
+    @torch.inference_mode()
+    def validate(self) -> tuple[dict, np.ndarray | None]:
+        """Pooled EPE (pixels) and D1 (fraction) over the validation samples, full images padded
+        as at inference, on pixels with 0 < gt < maxdisp; plus an RGB image of the first sample
+        (ground truth above prediction)."""
+        self.model.eval()
+        maxdisp = self.model.maxdisp
+        counts, image = [], None
+        for index in tqdm(range(len(self.val_samples)), desc="validation", unit="image",
+                          disable=not self.progress):
+            sample = self.val_samples[index]
+            h, w = check_pair(sample["left"], sample["right"])
+            with self._autocast():
+                output = self.model(to_network_input([sample["left"]], self.device),
+                                    to_network_input([sample["right"]], self.device))
+            prediction = crop_output(output.float(), h, w)[0].cpu().numpy()
+            truth = np.where(sample["disparity"] < maxdisp, sample["disparity"], np.nan)
+            counts.append(error_counts(prediction, truth))
+            if image is None:
+                image = np.concatenate([colorize(truth, 0, maxdisp), colorize(prediction, 0, maxdisp)])
+        total = pooled(counts)
+        return {"epe": total.epe, "d1": total.d1, "pixels": total.count}, image
+
+    def _improves(self, metrics: dict | None) -> bool:
+        if not metrics or math.isnan(metrics[self.recipe.best_metric]):
+            return False
+        return self.best is None or metrics[self.recipe.best_metric] < self.best["value"]
+
+    def save(self, epoch: int, train_loss: float, metrics: dict | None) -> str:
+        """Write ``last.tar`` (and ``checkpoint_epoch_NNN.tar`` every ``save_every`` epochs and
+        at the end, ``best.tar`` when the validation metric improved); returns last.tar's path."""
+        os.makedirs(self.out_dir, exist_ok=True)
+        improved = self._improves(metrics)
+        if improved:
+            key = self.recipe.best_metric
+            self.best = {"metric": key, "value": float(metrics[key]), "epoch": epoch}
+        last = os.path.join(self.out_dir, "last.tar")
+        try:
+            save_checkpoint(last, self.model, epoch=epoch, optimizer=self.optimizer.state_dict(),
+                            scaler=self.scaler.state_dict(), recipe=self.recipe.to_dict(),
+                            train_loss=train_loss, metrics=metrics, best=self.best)
+        finally:
+            _remove_if_present(f"{last}.tmp")
+        if epoch % self.save_every == 0 or epoch == self.recipe.epochs:
+            _atomic_copy(last, os.path.join(self.out_dir, f"checkpoint_epoch_{epoch:03d}.tar"))
+        if improved:
+            _atomic_copy(last, os.path.join(self.out_dir, "best.tar"))
+        return last
+
+    def fit(self) -> None:
+        """Train from the epoch after ``self.epoch`` through ``recipe.epochs``, validating and
+        saving after each epoch."""
+        try:
+            for epoch in range(self.epoch + 1, self.recipe.epochs + 1):
+                lr = self.recipe.learning_rate(epoch)
+                train_loss = self.train_epoch(epoch)
+                metrics, image = self.validate() if self.val_samples else (None, None)
+                last = self.save(epoch, train_loss, metrics)
+                self.epoch = epoch
+                self.log.epoch(epoch, train_loss, lr, metrics, image)
+                summary = f"epoch {epoch}/{self.recipe.epochs}: lr {lr:g}, train loss {train_loss:.4f}"
+                if metrics:
+                    summary += f", val EPE {metrics['epe']:.3f} px, D1 {100 * metrics['d1']:.2f} %"
+                print(f"{summary}; saved {last}", flush=True)
+        finally:
+            self.log.close()
+
+
+def resume(path: str, dataset: str, train_samples, val_samples=None, overrides: dict | None = None,
+           **trainer_options) -> Trainer:
+    """A Trainer continuing the run saved in ``path`` (a psmnet-train checkpoint) after its epoch.
+
+    Weights, architecture, optimizer and AMP scaler state, best metric and recipe come from the
+    file; ``overrides`` (recipe fields, None = keep) change the recipe, e.g. more epochs.
+    """
+    ckpt = load_checkpoint(path)
+    missing = [k for k in TRAINING_KEYS if k not in ckpt.extra]
+    if missing or not ckpt.settings:
+        raise CheckpointError(f"{path} is not a psmnet-train checkpoint (it has no "
+                              f"{', '.join(missing) or 'architecture settings'}): start a new run from "
+                              f"its weights with --init")
+    stored = ckpt.extra["recipe"]
+    if stored.get("dataset") != dataset:
+        raise CheckpointError(f"{path} continues a {stored.get('dataset')} run, not {dataset}: start a new run "
+                              f"from its weights with --init")
+    model = build_model(**ckpt.settings)
+    apply_weights(model, ckpt)
+    trainer = Trainer(model, recipe_for(dataset, base=stored, **(overrides or {})), train_samples, val_samples,
+                      **trainer_options)
+    trainer.optimizer.load_state_dict(ckpt.extra["optimizer"])
+    if ckpt.extra.get("scaler"):
+        trainer.scaler.load_state_dict(ckpt.extra["scaler"])
+    trainer.epoch = int(ckpt.extra["epoch"])
+    trainer.best = ckpt.extra.get("best")
+    return trainer
+
+
+def _atomic_copy(source: str, destination: str) -> None:
+    """Copy through a temporary file and a rename: ``destination`` is never half-written."""
+    tmp = f"{destination}.tmp"
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, destination)
+    finally:
+        _remove_if_present(tmp)
+
+
+def _remove_if_present(path: str) -> None:
+    """Delete what an interrupted write left behind."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)

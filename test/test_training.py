@@ -1,0 +1,283 @@
+"""psmnet-train: loss, schedule, gradient accumulation, learning, resume, checkpoints, CLI errors.
+
+Tiny and CPU-only: the basic variant with maxdisp 16 on 256x256 crops of a miniature
+KITTI 2015 tree (test/kitti_fixtures.py) whose right images are the left ones shifted
+by 5 + k px, with that disparity as ground truth on every other row.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from kitti_fixtures import make_kitti2015, make_sceneflow
+from psmnet_ros.cli.train import main
+from psmnet_ros.core import StereoEstimator, build_model, load_checkpoint
+from psmnet_ros.core.datasets import Kitti2015
+from psmnet_ros.core.preprocess import to_network_input
+from psmnet_ros.core.training import RECIPES, Trainer, loss_sum, psmnet_loss, recipe_for, resume
+
+NAMES = ("000000_10", "000001_10", "000002_10")
+TINY = ["--variant", "basic", "--maxdisp", "16", "--crop", "256x256", "--batch-size", "2", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def kitti(tmp_path_factory):
+    """Miniature KITTI 2015 tree (256x256 frames) with split files: 2 training frames, 1 for validation."""
+    base = tmp_path_factory.mktemp("kitti2015")
+    tree = make_kitti2015(base / "data", names=NAMES, size=(256, 256))
+    (base / "train.txt").write_text("000000_10\n000001_10\n")
+    (base / "val.txt").write_text("000002_10\n")
+    return {"root": str(tree.root), "train": str(base / "train.txt"), "val": str(base / "val.txt"), "tree": tree}
+
+
+def _split_args(kitti):
+    return ["--dataset", "kitti2015", "--root", kitti["root"], "--train-split", kitti["train"],
+            "--val-split", kitti["val"]]
+
+
+# --- loss -------------------------------------------------------------------------------------
+
+def _smooth_l1(x):
+    x = abs(x)
+    return 0.5 * x * x if x < 1 else x - 0.5
+
+
+def test_loss_weights_outputs_and_ignores_invalid_pixels():
+    # maxdisp 10: valid ground truth is 2, 4 and 9.5; NaN, 0 and 10 (not < maxdisp) are ignored.
+    target = torch.tensor([[[2.0, math.nan, 0.0], [4.0, 10.0, 9.5]]])
+    out1 = torch.full((1, 2, 3), 2.5)                                 # errors 0.5, 1.5, 7
+    out2 = target.nan_to_num(0.0).clone()                             # exact
+    out3 = torch.tensor([[[3.0, 50.0, 50.0], [4.0, 50.0, 9.5]]])      # errors 1, 0, 0
+    term1 = (_smooth_l1(0.5) + _smooth_l1(1.5) + _smooth_l1(7.0)) / 3  # (0.125 + 1.0 + 6.5) / 3
+    term3 = _smooth_l1(1.0) / 3                                       # 0.5 / 3
+    assert psmnet_loss((out1, out2, out3), target, 10).item() == pytest.approx(0.5 * term1 + 1.0 * term3)
+    assert psmnet_loss((out1, out2, out3), target, 10).item() == pytest.approx(1.4375)
+    assert psmnet_loss(out3, target, 10).item() == pytest.approx(0.5 / 3)   # basic: one output, weight 1
+
+
+def test_loss_averages_over_the_valid_pixels_of_the_whole_batch():
+    # Image 0 has one valid pixel (error 2 -> 1.5), image 1 three (error 0): mean 1.5 / 4, not (1.5 + 0) / 2.
+    target = torch.tensor([[[4.0, math.nan], [math.nan, math.nan]], [[1.0, 1.0], [1.0, math.nan]]])
+    prediction = torch.tensor([[[6.0, 0.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]]])
+    assert psmnet_loss(prediction, target, 192).item() == pytest.approx(1.5 / 4)
+    total, count = loss_sum(prediction, target, 192)
+    assert (total.item(), count) == (pytest.approx(1.5), 4)
+
+
+def test_batch_without_valid_pixel_gives_zero_loss_and_zero_gradient():
+    outputs = tuple(torch.full((2, 4, 4), 3.0, requires_grad=True) for _ in range(3))
+    target = torch.full((2, 4, 4), math.nan)
+    target[0, 0, 0] = 0.0      # 0 = no value in KITTI
+    target[1, 0, 0] = 200.0    # beyond maxdisp
+    loss = psmnet_loss(outputs, target, 192)
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(torch.equal(o.grad, torch.zeros_like(o)) for o in outputs)
+
+
+# --- recipe -------------------------------------------------------------------------------------
+
+def test_learning_rate_schedules_follow_the_official_scripts():
+    kitti = RECIPES["kitti2015"]   # finetune.py: lr = 0.001 if epoch <= 200 else 0.0001
+    assert [kitti.learning_rate(e) for e in (1, 200, 201, 300)] == [1e-3, 1e-3, 1e-4, 1e-4]
+    assert RECIPES["kitti2012"].learning_rate(201) == 1e-4
+    assert (kitti.epochs, kitti.batch_size, kitti.crop) == (300, 12, (256, 512))
+    sceneflow = RECIPES["sceneflow"]   # main.py: 10 epochs at 0.001
+    assert sceneflow.epochs == 10
+    assert {sceneflow.learning_rate(e) for e in range(1, 11)} == {1e-3}
+    custom = recipe_for("kitti2015", lr=2e-3, lr_drop_epoch=5, epochs=None)
+    assert (custom.epochs, custom.learning_rate(5), custom.learning_rate(6)) == (300, 2e-3, pytest.approx(2e-4))
+
+
+# --- gradient accumulation ----------------------------------------------------------------------
+
+class PixelModel(nn.Module):
+    """Disparity = a * mean normalized intensity + b: no BatchNorm, so batch splits change nothing."""
+
+    variant, maxdisp, align_corners = "pixel", 16, True
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Parameter(torch.tensor(2.0))
+        self.b = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, left, right):
+        return self.a * left.mean(1) + self.b
+
+
+def _random_batch(n, height, width, seed=0):
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, 256, (n, height, width, 3), dtype=np.uint8)
+    right = rng.integers(0, 256, (n, height, width, 3), dtype=np.uint8)
+    disparity = rng.uniform(0, 20, (n, height, width)).astype(np.float32)
+    disparity[0, : height // 2] = np.nan    # unequal valid-pixel counts across images
+    return left, right, disparity
+
+
+def _pixel_trainer(tmp_path, **options):
+    samples = [{"name": "f", "left": np.zeros((256, 512, 3), np.uint8), "right": np.zeros((256, 512, 3), np.uint8),
+                "disparity": np.ones((256, 512), np.float32), "noc": None}]
+    recipe = recipe_for("sceneflow", batch_size=3)
+    return Trainer(PixelModel(), recipe, samples, out_dir=str(tmp_path), progress=False, **options)
+
+
+def test_micro_batches_accumulate_the_full_batch_gradient(tmp_path):
+    left, right, disparity = _random_batch(3, 16, 16)
+    full = _pixel_trainer(tmp_path)
+    split = _pixel_trainer(tmp_path, micro_batch=1)
+    loss_full = full.train_step(left, right, disparity)
+    loss_split = split.train_step(left, right, disparity)
+    # Independent reference: autograd of the loss over the whole batch at once.
+    reference = PixelModel()
+    loss = psmnet_loss(reference(to_network_input(list(left), torch.device("cpu")), None),
+                       torch.from_numpy(disparity), 16)
+    loss.backward()
+    assert loss_split == pytest.approx(loss_full, rel=1e-6) and loss_full == pytest.approx(loss.item(), rel=1e-6)
+    for name in ("a", "b"):
+        expected = getattr(reference, name).grad.item()
+        assert getattr(full.model, name).grad.item() == pytest.approx(expected, rel=1e-5)
+        assert getattr(split.model, name).grad.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_amp_on_cpu_trains_in_bfloat16(tmp_path):
+    left, right, disparity = _random_batch(2, 16, 16)
+    exact = _pixel_trainer(tmp_path).train_step(left, right, disparity)
+    mixed = _pixel_trainer(tmp_path, amp=True).train_step(left, right, disparity)
+    assert mixed == pytest.approx(exact, rel=2e-2)   # bfloat16 keeps 8 bits of mantissa
+
+
+# --- training the network -----------------------------------------------------------------------
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(kitti, tmp_path):
+    samples = Kitti2015(kitti["root"], kitti["train"])
+    torch.manual_seed(0)
+    model = build_model("basic", maxdisp=16)
+    recipe = recipe_for("kitti2015", batch_size=2, crop=(256, 256))
+    trainer = Trainer(model, recipe, samples, out_dir=str(tmp_path), progress=False)
+    left = np.stack([samples[i]["left"] for i in range(2)])
+    right = np.stack([samples[i]["right"] for i in range(2)])
+    disparity = np.stack([samples[i]["disparity"] for i in range(2)])
+    losses = [trainer.train_step(left, right, disparity) for _ in range(3)]
+    assert all(np.isfinite(losses))
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_train_resume_and_load_the_checkpoint(kitti, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = _split_args(kitti) + TINY + ["--epochs", "1", "--workers", "1", "--out-dir", str(out)]
+    assert main(args) == 0
+    assert "epoch 1/1" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["best.tar", "checkpoint_epoch_001.tar", "last.tar",
+                                                     "tensorboard"]
+    saved = load_checkpoint(out / "last.tar")
+    assert saved.extra["epoch"] == 1 and saved.settings == {"variant": "basic", "maxdisp": 16, "align_corners": True}
+
+    # Resume for a second epoch: epoch counter, weights and Adam state come back exactly.
+    samples = Kitti2015(kitti["root"], kitti["train"])
+    trainer = resume(str(out / "last.tar"), "kitti2015", samples, None, {"epochs": 2}, out_dir=str(out),
+                     progress=False)
+    assert trainer.epoch == 1 and trainer.recipe.epochs == 2 and trainer.recipe.crop == (256, 256)
+    restored = trainer.optimizer.state_dict()
+    stored = saved.extra["optimizer"]
+    assert restored["param_groups"] == stored["param_groups"]
+    assert len(restored["state"]) == len(list(trainer.model.parameters()))
+    for index, state in stored["state"].items():
+        assert state["step"].item() == 1.0   # one batch of 2 frames in epoch 1
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(restored["state"][index][key], state[key])
+    assert any(s["exp_avg"].abs().sum() > 0 for s in stored["state"].values())
+    assert all(torch.equal(v, saved.state_dict[k]) for k, v in trainer.model.state_dict().items())
+    trainer.fit()
+    second = load_checkpoint(out / "checkpoint_epoch_002.tar")
+    assert second.extra["epoch"] == 2
+    assert {s["step"].item() for s in second.extra["optimizer"]["state"].values()} == {2.0}
+
+    # What training wrote loads into the estimator with no explicit settings, and predicts.
+    estimator = StereoEstimator.from_checkpoint(out / "last.tar")
+    assert (estimator.variant, estimator.maxdisp) == ("basic", 16)
+    tree = kitti["tree"]
+    disparity = estimator.predict(tree.left["000002_10"], tree.right["000002_10"])
+    assert disparity.shape == (256, 256) and disparity.dtype == np.float32 and np.isfinite(disparity).all()
+
+
+def test_sceneflow_run_logs_loss_metrics_and_an_image_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    # FlyingThings3D layout: TRAIN 0006 and 0007 train, TEST 0006 validates.
+    tree = make_sceneflow(tmp_path / "sceneflow", size=(256, 256))
+    # --init with weights in the official release's format (DataParallel "module." prefix, no settings);
+    # a negligible lr keeps the trained weights equal to them, up to Adam's first step of ~1e-12.
+    torch.manual_seed(7)
+    initial = build_model("basic", 16).state_dict()
+    torch.save({"epoch": 10, "state_dict": {"module." + k: v for k, v in initial.items()}, "train_loss": 1.0},
+               tmp_path / "official.tar")
+    out = tmp_path / "run"
+    args = ["--dataset", "sceneflow", "--root", str(tree.root), "--workers", "0", "--out-dir", str(out),
+            "--init", str(tmp_path / "official.tar"), "--lr", "1e-12"]
+    assert main(args + TINY + ["--epochs", "1"]) == 0
+    trained = load_checkpoint(out / "last.tar").state_dict
+    convs = [k for k, v in initial.items() if k.endswith(".weight") and v.dim() >= 4]
+    assert all(torch.allclose(trained[k], initial[k], rtol=0, atol=1e-9) for k in convs)
+    events = EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    assert {"train/loss", "train/lr", "val/epe", "val/d1"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("train/loss")] == [1]
+    assert events.Scalars("train/lr")[0].value == pytest.approx(1e-12)
+    image = events.Images("val/disparity")[0]
+    assert (image.width, image.height) == (256, 512)    # ground truth above prediction
+    saved = load_checkpoint(out / "last.tar").extra
+    assert events.Scalars("val/epe")[0].value == pytest.approx(saved["metrics"]["epe"], rel=1e-6)
+    # Validation counts the test frame's pixels with 0 < gt < maxdisp (16), as the loss does.
+    gt = tree.disparity["TEST/A/0000/left/0006"]
+    assert saved["metrics"]["pixels"] == np.count_nonzero(gt < 16)
+    assert saved["recipe"]["dataset"] == "sceneflow" and saved["best"]["metric"] == "epe"
+
+
+# --- command-line errors ------------------------------------------------------------------------
+
+def _error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("psmnet-train: error: "), err
+    return err[0]
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(kitti, tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    assert main(["--dataset", "kitti2015", "--root", str(missing)]) == 2
+    assert "nowhere is not a directory" in _error_line(capsys)
+
+    empty = tmp_path / "empty"
+    (empty / "training" / "image_2").mkdir(parents=True)
+    assert main(["--dataset", "kitti2015", "--root", str(empty), "--out-dir", str(tmp_path / "o1")]) == 2
+    assert "no *_10.png frames" in _error_line(capsys)
+
+    common = _split_args(kitti) + ["--workers", "0", "--out-dir", str(tmp_path / "o2")]
+    assert main(common + ["--crop", "256x512"]) == 2
+    assert "smaller than the 512x256 crop" in _error_line(capsys)
+    assert main(common + ["--crop", "256by512"]) == 2
+    assert "--crop must look like HEIGHTxWIDTH" in _error_line(capsys)
+    assert main(common + ["--crop", "250x256"]) == 2
+    assert "multiples of 16" in _error_line(capsys)
+    assert main(common + TINY[:-4] + ["--micro-batch", "1"]) == 2
+    assert "at least 2 images in every forward pass" in _error_line(capsys)
+    assert main(common + ["--epochs", "0"]) == 2
+    assert "--epochs must be >= 1" in _error_line(capsys)
+
+    (tmp_path / "o3").mkdir()
+    (tmp_path / "o3" / "last.tar").write_bytes(b"an earlier run")
+    assert main(_split_args(kitti) + ["--out-dir", str(tmp_path / "o3")]) == 2
+    assert "already holds a run: continue it with --resume" in _error_line(capsys)
+
+    official_like = tmp_path / "weights.tar"
+    torch.save({"state_dict": {"module." + k: v for k, v in build_model("basic", 16).state_dict().items()}},
+               official_like)
+    assert main(common + ["--resume", str(official_like)]) == 2
+    assert "not a psmnet-train checkpoint" in _error_line(capsys)
+
+
+def test_cli_unknown_dataset_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dataset", "kitti2016", "--root", "."])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'kitti2016'" in capsys.readouterr().err

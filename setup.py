@@ -29,6 +29,8 @@ setup(
             "psmnet-kitti2bag = psmnet_ros.cli.kitti2bag:main",
             "psmnet-eval = psmnet_ros.cli.eval:main",
             "psmnet-train = psmnet_ros.cli.train:main",
+            "psmnet-play = psmnet_ros.cli.play:main",
+            "psmnet_node = psmnet_ros.ros.node:main",
         ],
     },
 )

@@ -1,0 +1,75 @@
+"""Start psmnet_node on a rectified stereo pair.
+
+The node subscribes to left/image_rect, left/camera_info, right/image_rect and
+right/camera_info, remapped here onto <left_namespace>/... and
+<right_namespace>/..., and publishes disparity, depth, points2 and
+disparity/image_color in <namespace>.
+
+    ros2 launch psmnet_ros stereo.launch.py checkpoint:=/path/pretrained_sceneflow.tar \
+        left_namespace:=/camera/left right_namespace:=/camera/right
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+
+def _under(namespace: str, name: str) -> str:
+    """``namespace/name``; just ``name`` (relative to the node's namespace) when namespace is empty."""
+    return f"{namespace.rstrip('/')}/{name}" if namespace else name
+
+
+def _psmnet_node(context):
+    """The node, built once the arguments are known (checkpoint is passed only when set)."""
+    left = LaunchConfiguration("left_namespace").perform(context)
+    right = LaunchConfiguration("right_namespace").perform(context)
+    checkpoint = LaunchConfiguration("checkpoint").perform(context)
+    use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+    parameters = [LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}]
+    if checkpoint:
+        parameters.append({"checkpoint": checkpoint})
+    return [Node(
+        package="psmnet_ros",
+        executable="psmnet_node",
+        name="psmnet_node",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=parameters,
+        remappings=[
+            ("left/image_rect", _under(left, "image_rect")),
+            ("left/camera_info", _under(left, "camera_info")),
+            ("right/image_rect", _under(right, "image_rect")),
+            ("right/camera_info", _under(right, "camera_info")),
+        ],
+        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
+        output="screen",
+    )]
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=PathJoinSubstitution([FindPackageShare("psmnet_ros"), "config", "psmnet.yaml"]),
+            description="YAML file with the psmnet_node parameters (top key psmnet_node: ros__parameters:)"),
+        DeclareLaunchArgument(
+            "checkpoint", default_value="",
+            description="PSMNet checkpoint (.tar/.pth); empty = the params file's 'checkpoint'"),
+        DeclareLaunchArgument(
+            "namespace", default_value="",
+            description="namespace of the node and of its outputs (disparity, depth, points2, ...)"),
+        DeclareLaunchArgument(
+            "left_namespace", default_value="left",
+            description="namespace of the left camera's image_rect and camera_info"),
+        DeclareLaunchArgument(
+            "right_namespace", default_value="right",
+            description="namespace of the right camera's image_rect and camera_info"),
+        DeclareLaunchArgument(
+            "use_sim_time", default_value="false",
+            description="use /clock (true when playing a bag with --clock)"),
+        DeclareLaunchArgument(
+            "log_level", default_value="info",
+            description="node log level: debug, info, warn, error or fatal"),
+        OpaqueFunction(function=_psmnet_node),
+    ])

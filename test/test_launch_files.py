@@ -1,0 +1,245 @@
+"""Launch files and the RViz config, checked without the launch package (not installable here):
+syntax, declared vs used arguments, defaults, remappings, the static transform's rotation, and
+the RViz displays against the topics the launch files produce."""
+import ast
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+STEREO = REPO / "launch" / "stereo.launch.py"
+KITTI = REPO / "launch" / "kitti_playback.launch.py"
+RVIZ = REPO / "config" / "kitti.rviz"
+PARAMS_DEFAULT = "PathJoinSubstitution([FindPackageShare('psmnet_ros'), 'config', 'psmnet.yaml'])"
+NODE_OUTPUTS = ("disparity", "depth", "points2", "disparity/image_color")  # psmnet_node, relative
+
+
+def tree(path):
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def calls(module, name):
+    """Every call of ``name(...)`` in the module."""
+    return [n for n in ast.walk(module) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name) and n.func.id == name]
+
+
+def keyword(call, name):
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def declared(module):
+    """{argument name: (default source or None, description)} of every DeclareLaunchArgument."""
+    result = {}
+    for call in calls(module, "DeclareLaunchArgument"):
+        name = ast.literal_eval(call.args[0])
+        default = keyword(call, "default_value")
+        result[name] = (None if default is None else
+                        default.value if isinstance(default, ast.Constant) else ast.unparse(default),
+                        ast.literal_eval(keyword(call, "description")))
+    return result
+
+
+def used(module):
+    return {ast.literal_eval(c.args[0]) for c in calls(module, "LaunchConfiguration")}
+
+
+def function(module, name):
+    """A top-level helper function of a launch file, compiled on its own."""
+    definition = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    namespace = {}
+    exec(compile(ast.Module(body=[definition], type_ignores=[]), "<launch>", "exec"), namespace)
+    return namespace[name]
+
+
+def node_call(module, executable):
+    return next(c for c in calls(module, "Node")
+                if ast.literal_eval(keyword(c, "executable")) == executable)
+
+
+@pytest.mark.parametrize("path", [STEREO, KITTI])
+def test_launch_file_compiles_and_defines_generate_launch_description(path):
+    compile(path.read_text(), str(path), "exec")
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description"
+               for n in tree(path).body)
+
+
+@pytest.mark.parametrize("path", [STEREO, KITTI])
+def test_every_argument_used_is_declared_and_every_declared_is_used(path):
+    module = tree(path)
+    args = declared(module)
+    assert used(module) == set(args)
+    assert all(description for _, description in args.values())
+
+
+def test_stereo_launch_defaults():
+    assert declared(tree(STEREO)).keys() == {"params_file", "checkpoint", "namespace", "left_namespace",
+                                              "right_namespace", "use_sim_time", "log_level"}
+    defaults = {name: default for name, (default, _) in declared(tree(STEREO)).items()}
+    assert defaults == {"params_file": PARAMS_DEFAULT, "checkpoint": "", "namespace": "",
+                        "left_namespace": "left", "right_namespace": "right",
+                        "use_sim_time": "false", "log_level": "info"}
+
+
+def test_kitti_launch_defaults_and_required_bag():
+    defaults = {name: default for name, (default, _) in declared(tree(KITTI)).items()}
+    assert defaults == {"bag": None, "rate": "0.5", "loop": "false", "rviz": "true", "play": "true",
+                        "static_tf": "true", "params_file": PARAMS_DEFAULT, "checkpoint": ""}
+
+
+def test_stereo_node_and_remappings():
+    module = tree(STEREO)
+    node = node_call(module, "psmnet_node")
+    assert ast.literal_eval(keyword(node, "package")) == "psmnet_ros"
+    assert ast.literal_eval(keyword(node, "name")) == "psmnet_node"
+    assert ast.literal_eval(keyword(node, "output")) == "screen"
+    assert ast.unparse(keyword(node, "namespace")) == "LaunchConfiguration('namespace')"
+    assert ast.unparse(keyword(node, "arguments")) == \
+        "['--ros-args', '--log-level', LaunchConfiguration('log_level')]"
+    remaps = [(ast.literal_eval(pair.elts[0]), ast.unparse(pair.elts[1]))
+              for pair in keyword(node, "remappings").elts]
+    assert remaps == [("left/image_rect", "_under(left, 'image_rect')"),
+                      ("left/camera_info", "_under(left, 'camera_info')"),
+                      ("right/image_rect", "_under(right, 'image_rect')"),
+                      ("right/camera_info", "_under(right, 'camera_info')")]
+    under = function(module, "_under")
+    assert under("left", "image_rect") == "left/image_rect"
+    assert under("/kitti/camera_color_left/", "camera_info") == "/kitti/camera_color_left/camera_info"
+    assert under("", "image_rect") == "image_rect"
+    assert under("/", "image_rect") == "/image_rect"
+
+
+def test_stereo_passes_checkpoint_only_when_set():
+    source = ast.unparse(next(n for n in tree(STEREO).body
+                              if isinstance(n, ast.FunctionDef) and n.name == "_psmnet_node"))
+    assert "if checkpoint:\n        parameters.append({'checkpoint': checkpoint})" in source
+    assert "parameters = [LaunchConfiguration('params_file'), {'use_sim_time': use_sim_time}]" in source
+
+
+def include_arguments(module):
+    include = calls(module, "IncludeLaunchDescription")[0]
+    mapping = keyword(include, "launch_arguments").func.value  # {...}.items()
+    return {ast.literal_eval(k): (v.value if isinstance(v, ast.Constant) else ast.unparse(v))
+            for k, v in zip(mapping.keys, mapping.values)}
+
+
+def test_kitti_includes_stereo_with_kitti_topics():
+    module = tree(KITTI)
+    include = calls(module, "IncludeLaunchDescription")[0]
+    assert "'launch', 'stereo.launch.py'" in ast.unparse(include.args[0])
+    arguments = include_arguments(module)
+    assert set(arguments) <= set(declared(tree(STEREO)))
+    assert arguments == {"params_file": "LaunchConfiguration('params_file')",
+                         "checkpoint": "LaunchConfiguration('checkpoint')",
+                         "namespace": "/kitti/stereo",
+                         "left_namespace": "/kitti/camera_color_left",
+                         "right_namespace": "/kitti/camera_color_right",
+                         "use_sim_time": "true"}
+
+
+def test_kitti_bag_play_command():
+    module = tree(KITTI)
+    play_fn = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == "_bag_play")
+    source = ast.unparse(play_fn)
+    assert ("cmd = ['ros2', 'bag', 'play', LaunchConfiguration('bag'), '--clock', '--rate', "
+            "LaunchConfiguration('rate')]") in source
+    assert "cmd.append('--loop')" in source
+    process = calls(play_fn, "ExecuteProcess")[0]
+    assert ast.unparse(keyword(process, "condition")) == "IfCondition(LaunchConfiguration('play'))"
+    as_bool = function(module, "_as_bool")
+    assert as_bool("loop", "True") and not as_bool("loop", "false")
+    with pytest.raises(ValueError, match="loop must be true or false"):
+        as_bool("loop", "maybe")
+
+
+def quaternion_matrix(x, y, z, w):
+    """Rotation matrix of a unit quaternion (Hamilton convention, as tf2 uses)."""
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def test_static_transform_maps_optical_frame_onto_base_link():
+    node = node_call(tree(KITTI), "static_transform_publisher")
+    assert ast.literal_eval(keyword(node, "package")) == "tf2_ros"
+    arguments = ast.literal_eval(keyword(node, "arguments"))
+    options = dict(zip(arguments[::2], arguments[1::2]))
+    assert set(options) == {"--x", "--y", "--z", "--qx", "--qy", "--qz", "--qw",
+                            "--frame-id", "--child-frame-id"}
+    assert (options["--frame-id"], options["--child-frame-id"]) == ("base_link", "camera_color_left")
+    q = [float(options[k]) for k in ("--qx", "--qy", "--qz", "--qw")]
+    assert math.isclose(sum(v * v for v in q), 1.0)
+    rotation = quaternion_matrix(*q)  # child (optical) vectors -> parent (base_link) vectors
+    np.testing.assert_allclose(rotation @ [0, 0, 1], [1, 0, 0], atol=1e-12)  # forward -> x
+    np.testing.assert_allclose(rotation @ [1, 0, 0], [0, -1, 0], atol=1e-12)  # right -> -y
+    np.testing.assert_allclose(rotation @ [0, 1, 0], [0, 0, -1], atol=1e-12)  # down -> -z
+    # roll -90 deg then yaw -90 deg (fixed axes: R = Rz(yaw) Rx(roll)) is the same rotation
+    c, s = math.cos(-math.pi / 2), math.sin(-math.pi / 2)
+    rz = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    np.testing.assert_allclose(rotation, rz @ rx, atol=1e-12)
+    assert ast.unparse(keyword(node, "condition")) == "IfCondition(LaunchConfiguration('static_tf'))"
+
+
+def test_rviz_node_uses_the_packaged_config():
+    node = node_call(tree(KITTI), "rviz2")
+    assert ast.unparse(keyword(node, "arguments")) == \
+        "['-d', PathJoinSubstitution([FindPackageShare('psmnet_ros'), 'config', 'kitti.rviz'])]"
+    assert ast.unparse(keyword(node, "condition")) == "IfCondition(LaunchConfiguration('rviz'))"
+    assert RVIZ.is_file()
+
+
+def rviz_displays():
+    config = yaml.safe_load(RVIZ.read_text())
+    return config, {d["Class"]: d for d in config["Visualization Manager"]["Displays"]
+                    if d["Class"] != "rviz_default_plugins/Image"}, [
+        d for d in config["Visualization Manager"]["Displays"] if d["Class"] == "rviz_default_plugins/Image"]
+
+
+def test_rviz_config_shows_what_the_kitti_launch_produces():
+    config, displays, images = rviz_displays()
+    manager = config["Visualization Manager"]
+    assert manager["Global Options"]["Fixed Frame"] == "base_link"
+    arguments = include_arguments(tree(KITTI))
+    outputs = {name: f"{arguments['namespace']}/{name}" for name in NODE_OUTPUTS}
+    cloud = displays["rviz_default_plugins/PointCloud2"]
+    assert cloud["Topic"]["Value"] == outputs["points2"]
+    assert cloud["Color Transformer"] == "RGB8" and cloud["Position Transformer"] == "XYZ"
+    assert {d["Topic"]["Value"] for d in images} == {
+        f"{arguments['left_namespace']}/image_rect", outputs["disparity/image_color"]}
+    assert "rviz_default_plugins/TF" in displays
+    for display in [cloud, *images]:
+        assert display["Enabled"] is True
+        assert display["Topic"]["Reliability Policy"] in ("Reliable", "Best Effort")
+
+
+def test_rviz_orbit_view_looks_forward_from_behind():
+    config, _, _ = rviz_displays()
+    view = config["Visualization Manager"]["Views"]["Current"]
+    assert view["Class"] == "rviz_default_plugins/Orbit"
+    yaw, pitch, distance = view["Yaw"], view["Pitch"], view["Distance"]
+    focal = np.array([view["Focal Point"][k] for k in ("X", "Y", "Z")], dtype=float)
+    # rviz OrbitViewController: eye = focal + distance * (cos yaw cos pitch, sin yaw cos pitch, sin pitch)
+    eye = focal + distance * np.array([math.cos(yaw) * math.cos(pitch),
+                                       math.sin(yaw) * math.cos(pitch), math.sin(pitch)])
+    direction = (focal - eye) / np.linalg.norm(focal - eye)
+    assert direction[0] > 0.9  # looking along base_link +x (forward)
+    assert direction[2] < 0  # slightly down, from above the car
+    assert eye[0] < 0 < focal[0]
+
+
+def test_generate_launch_description_with_real_launch():
+    if importlib.util.find_spec("launch") is None or importlib.util.find_spec("launch_ros") is None:
+        pytest.skip("the launch / launch_ros packages are not installed here (ROS 2 apt install needed)")
+    for path in (STEREO, KITTI):
+        spec = importlib.util.spec_from_file_location(path.stem.replace(".", "_"), path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        description = module.generate_launch_description()
+        names = {a.name for a in description.get_launch_arguments()}
+        assert names == set(declared(tree(path)))

@@ -1,0 +1,371 @@
+"""psmnet_node: PSMNet disparity, depth and an organized point cloud from a rectified stereo pair.
+
+Topics follow stereo_image_proc: subscribes left/image_rect, left/camera_info,
+right/image_rect, right/camera_info; publishes disparity (stereo_msgs/DisparityImage),
+depth (32FC1 metres, REP 118), points2 (organized xyz+rgb) and disparity/image_color,
+each with the left image's header. The sync callback only validates, converts and
+enqueues; a worker thread owns the model and runs batched inference.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Callable, NamedTuple
+
+import numpy as np
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+from stereo_msgs.msg import DisparityImage
+
+from psmnet_ros.core.colorize import colorize
+from psmnet_ros.core.errors import InputError, PSMNetError
+from psmnet_ros.core.estimator import StereoEstimator
+from psmnet_ros.core.frame_queue import FrameQueue
+from psmnet_ros.core.geometry import depth_to_points, disparity_to_depth
+from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, StereoCamera, disparity_msg, float_image_msg,
+                                        image_to_rgb, pointcloud2_msg, rgb_image_msg, stereo_camera)
+from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
+from psmnet_ros.ros.parameters import NodeSettings, ParameterError, declare_parameters, updated
+from psmnet_ros.ros.sync import StereoSynchronizer
+
+NODE_NAME = "psmnet_node"
+INPUT_TOPICS = (("left/image_rect", Image), ("left/camera_info", CameraInfo),
+                ("right/image_rect", Image), ("right/camera_info", CameraInfo))
+"""In StereoSynchronizer input order: 0 left image, 1 left info, 2 right image, 3 right info."""
+DELTA_D = 1.0 / 16.0
+"""DisparityImage.delta_d (pixels). The soft argmin is continuous; 1/16 px is what SGBM and
+stereo_image_proc report, a conservative bound on the useful resolution."""
+LOG_THROTTLE_S = 5.0
+"""At most one log line per distinct bad-input reason in this many seconds."""
+MAX_REASON_LOGGERS = 256
+"""Distinct reasons remembered for throttling before the memory is reset."""
+STOP_TIMEOUT_S = 5.0
+"""How long shutdown waits for the worker to finish the batch in hand (seconds)."""
+
+
+class Frame(NamedTuple):
+    """One synchronized, validated stereo set waiting for inference."""
+
+    header: Header          # the left image's header: stamp + frame_id of every output
+    left: np.ndarray        # HxWx3 uint8 RGB
+    right: np.ndarray       # HxWx3 uint8 RGB
+    camera: StereoCamera
+
+
+def predict_with_fallback(estimator: StereoEstimator, pairs: list,
+                          on_failure: Callable[[int, Exception], None],
+                          on_batch: Callable[[int, float], None] = lambda size, seconds: None,
+                          on_retry: Callable[[Exception], None] = lambda exc: None) -> list:
+    """Disparities (HxW float32 pixels, or None where a pair failed) for same-size ``pairs``.
+
+    One forward pass first. If it runs out of CUDA memory (the cache is emptied) or
+    rejects the input, and the batch holds several pairs, ``on_retry(exc)`` is called
+    and each pair is tried alone. ``on_failure(index, exc)`` reports every pair that
+    still fails; ``on_batch(size, seconds)`` every successful forward pass.
+    """
+    def timed(batch):
+        start = time.perf_counter()
+        result = estimator.predict_batch(batch)
+        on_batch(len(batch), time.perf_counter() - start)
+        return result
+
+    try:
+        return timed(pairs)
+    except (torch.cuda.OutOfMemoryError, InputError) as exc:
+        _release_cuda_memory(exc)
+        if len(pairs) == 1:
+            on_failure(0, exc)
+            return [None]
+        on_retry(exc)
+    results = []
+    for index, pair in enumerate(pairs):
+        try:
+            results.append(timed([pair])[0])
+        except (torch.cuda.OutOfMemoryError, InputError) as exc:
+            _release_cuda_memory(exc)
+            on_failure(index, exc)
+            results.append(None)
+    return results
+
+
+def _release_cuda_memory(exc: Exception) -> None:
+    if isinstance(exc, torch.cuda.OutOfMemoryError) and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class PSMNetNode(Node):
+    """The ROS 2 node; see the module docstring and README for topics and parameters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(NODE_NAME, **kwargs)
+        self._stopping = threading.Event()
+        self._worker = None
+        self._reason_loggers = {}
+        self._loggers_lock = threading.Lock()
+        try:
+            self._settings: NodeSettings = declare_parameters(self)
+            self._estimator = self._load_estimator()
+            self._setup_io()
+        except BaseException:
+            self.destroy_node()
+            raise
+
+    # ---------------------------------------------------------------- start-up
+    def _load_estimator(self) -> StereoEstimator:
+        s, log = self._settings, self.get_logger()
+        device, precision = s.device, s.precision
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            log.warning(f"device '{device}' requested but torch.cuda.is_available() is False: running on the cpu")
+            device = "cpu"
+        if device == "cpu" and precision == "fp16":
+            log.warning("precision 'fp16' is not usable on the cpu (autocast there is very slow and overflows): "
+                        "running in fp32")
+            precision = "fp32"
+        options = dict(variant=s.variant, maxdisp=s.maxdisp, align_corners=s.align_corners, device=device,
+                       precision=precision, input_scale=s.input_scale)
+        if s.checkpoint:
+            estimator = StereoEstimator.from_checkpoint(s.checkpoint, **options)
+        else:
+            estimator = StereoEstimator.random(**options)
+            log.warning("parameter 'checkpoint' is empty: PSMNet runs with RANDOM UNTRAINED weights and its "
+                        "disparity, depth and points2 are MEANINGLESS; set checkpoint to a trained model",
+                        once=True)
+        return estimator
+
+    def _setup_io(self) -> None:
+        s = self._settings
+        self._stats = InferenceStats()
+        self._queue = FrameQueue(capacity=s.batch_size, batch_size=s.batch_size,
+                                 max_delay_s=s.max_batch_delay_ms / 1000.0)
+        self._sync = StereoSynchronizer(self._on_stereo_set, queue_size=s.queue_size,
+                                        approximate=s.approximate_sync,
+                                        tolerance_s=s.approximate_sync_tolerance_seconds)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        self._pub_disparity = self.create_publisher(DisparityImage, "disparity", out_qos)
+        self._pub_depth = self.create_publisher(Image, "depth", out_qos)
+        self._pub_points = self.create_publisher(PointCloud2, "points2", out_qos)
+        self._pub_color = self.create_publisher(Image, "disparity/image_color", out_qos)
+        self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        reliability = ReliabilityPolicy.BEST_EFFORT if s.qos == "sensor_data" else ReliabilityPolicy.RELIABLE
+        in_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.queue_size, reliability=reliability,
+                            durability=DurabilityPolicy.VOLATILE)
+        self._subscriptions_in = [
+            self.create_subscription(msg_type, topic, self._input_callback(index), in_qos)
+            for index, (topic, msg_type) in enumerate(INPUT_TOPICS)]
+        # Steady clock: diagnostics keep flowing when use_sim_time is set and no /clock is published.
+        self.create_timer(s.diagnostics_period, self._publish_diagnostics,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._worker = threading.Thread(target=self._work, name="psmnet_worker", daemon=True)
+        self._worker.start()
+        est = self._estimator
+        min_h, min_w = est.min_input_size
+        self.get_logger().info(
+            f"ready: {est.variant} maxdisp={est.maxdisp} on {est.device} ({est.precision}), "
+            f"input_scale={est.input_scale}, batch_size={s.batch_size}, "
+            f"{'approximate' if s.approximate_sync else 'exact'} sync, qos={s.qos}, "
+            f"images from {min_w}x{min_h} px, weights: {s.checkpoint or 'random'}")
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        ours = [p for p in parameters if p.name in NodeSettings.__dataclass_fields__]
+        try:
+            new = updated(self._settings, ours)
+        except ParameterError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        self._settings = new
+        self._queue.max_delay_s = new.max_batch_delay_ms / 1000.0
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------- input (executor)
+    def _input_callback(self, index: int):
+        def callback(msg):
+            stamp = msg.header.stamp
+            self._sync.add(index, stamp.sec * 1_000_000_000 + stamp.nanosec, msg)
+        return callback
+
+    def _on_stereo_set(self, left_image: Image, left_info: CameraInfo,
+                       right_image: Image, right_info: CameraInfo) -> None:
+        """Sync callback: validate and convert (cheap), then enqueue; never runs inference."""
+        self._stats.frame_in()
+        try:
+            frame = self._frame(left_image, left_info, right_image, right_info)
+        except InputError as exc:
+            self._stats.bad_input()
+            self._warn(str(exc), f"dropping stereo frame {_stamp_text(left_image.header)}")
+            return
+        self._queue.put(frame, key=frame.left.shape[:2])
+
+    def _frame(self, left_image, left_info, right_image, right_info) -> Frame:
+        """Checked and converted stereo set; InputError saying what is wrong otherwise."""
+        images = {}
+        for side, msg in (("left", left_image), ("right", right_image)):
+            if msg.encoding not in SUPPORTED_ENCODINGS:
+                raise InputError(f"{side} image encoding '{msg.encoding}' is not supported "
+                                 f"(supported: {', '.join(SUPPORTED_ENCODINGS)})")
+            try:
+                images[side] = image_to_rgb(msg)
+            except InputError as exc:
+                raise InputError(f"{side} image: {exc}") from None
+        try:
+            camera = stereo_camera(left_info, right_info)
+        except InputError as exc:
+            raise InputError(f"camera_info: {exc}") from None
+        (lh, lw), (rh, rw) = images["left"].shape[:2], images["right"].shape[:2]
+        if (lh, lw) != (rh, rw):
+            raise InputError(f"left image is {lw}x{lh} px but right image is {rw}x{rh} px")
+        if (lw, lh) != (camera.width, camera.height):
+            raise InputError(f"images are {lw}x{lh} px but camera_info says {camera.width}x{camera.height} px")
+        min_h, min_w = self._estimator.min_input_size
+        if lh < min_h or lw < min_w:
+            raise InputError(f"image {lw}x{lh} px is too small for the network at input_scale "
+                             f"{self._estimator.input_scale}: at least {min_w}x{min_h} px needed")
+        return Frame(left_image.header, images["left"], images["right"], camera)
+
+    def _warn(self, reason: str, context: str) -> None:
+        """Log "context: reason" at most once per LOG_THROTTLE_S for each distinct reason.
+
+        rclpy throttles per call site and logger object, so each reason gets its own logger
+        object (same name): a recurring problem cannot hide a different one.
+        """
+        with self._loggers_lock:
+            if reason not in self._reason_loggers:
+                if len(self._reason_loggers) >= MAX_REASON_LOGGERS:
+                    self._reason_loggers.clear()
+                self._reason_loggers[reason] = rclpy.logging.get_logger(self.get_logger().name)
+            logger = self._reason_loggers[reason]
+        logger.warning(f"{context}: {reason}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    # ---------------------------------------------------------- worker thread
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            batch = self._queue.get_batch(timeout_s=0.5)
+            if not batch:
+                continue
+            try:
+                self._process(batch)
+            except Exception as exc:  # keep serving: one broken batch must not end the worker
+                if self._stopping.is_set():
+                    return
+                self._stats.inference_failed(len(batch))
+                self.get_logger().error(f"dropping {len(batch)} frame(s): {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _process(self, batch: list[Frame]) -> None:
+        def on_failure(index, exc):
+            frame = batch[index]
+            if isinstance(exc, InputError):
+                self._stats.bad_input()
+                reason = str(exc)
+            else:
+                self._stats.inference_failed()
+                reason = f"CUDA out of memory even for a single {frame.left.shape[1]}x{frame.left.shape[0]} pair"
+            self._warn(reason, f"dropping stereo frame {_stamp_text(frame.header)}")
+
+        def on_retry(exc):
+            self._warn(f"{type(exc).__name__}: {exc}", f"batch of {len(batch)} failed, retrying one pair at a time")
+
+        disparities = predict_with_fallback(self._estimator, [(f.left, f.right) for f in batch],
+                                            on_failure, self._stats.batch_done, on_retry)
+        for frame, disparity in zip(batch, disparities):
+            if disparity is not None and not self._stopping.is_set():
+                self._publish(frame, disparity)
+
+    def _publish(self, frame: Frame, network_disparity: np.ndarray) -> None:
+        """Publish every output of one frame; messages nobody subscribes to are not built."""
+        camera, header, s = frame.camera, frame.header, self._settings
+        height, width = network_disparity.shape
+        # stereo_image_proc convention: d = x_l - x_r - (cx_l - cx_r), so that Z = f*T/d.
+        disparity = network_disparity + np.float32(camera.doffs)
+        min_d, max_d = self._disparity_range(width, camera.doffs)
+        if self._pub_disparity.get_subscription_count():
+            self._pub_disparity.publish(disparity_msg(disparity, header, camera.fx, camera.baseline_m,
+                                                      min_d, max_d, DELTA_D, (0, 0, width, height)))
+        want_depth = self._pub_depth.get_subscription_count() > 0
+        want_points = self._pub_points.get_subscription_count() > 0
+        if want_depth or want_points:
+            depth = disparity_to_depth(disparity, camera.fx, camera.baseline_m)
+            if want_depth:
+                self._pub_depth.publish(float_image_msg(depth, header))
+            if want_points:
+                points = depth_to_points(depth, camera.camera_matrix)
+                z = points[..., 2]
+                outside = z < s.min_depth
+                if s.max_depth:
+                    outside |= z > s.max_depth
+                points[outside] = np.nan
+                self._pub_points.publish(pointcloud2_msg(points, frame.left, header))
+        if self._pub_color.get_subscription_count():
+            self._pub_color.publish(rgb_image_msg(colorize(disparity, min_d, max_d), header))
+        self._stats.frame_out()
+
+    def _disparity_range(self, width: int, doffs: float) -> tuple[float, float]:
+        """(min, max) corrected disparity in pixels the network can output for this image width.
+
+        The network's soft argmin lies in [0, maxdisp - 1] network pixels; at input_scale < 1
+        the estimator multiplies by width / round(width * input_scale). Both ends then shift by doffs.
+        """
+        est = self._estimator
+        factor = width / round(width * est.input_scale)
+        return doffs, (est.maxdisp - 1) * factor + doffs
+
+    # ------------------------------------------------------------ diagnostics
+    def _publish_diagnostics(self) -> None:
+        report = self._stats.report(queue_dropped=self._queue.dropped, sync_dropped=self._sync.dropped)
+        est = self._estimator
+        extra = {"device": str(est.device), "precision": est.precision,
+                 "checkpoint": self._settings.checkpoint or "(random weights)",
+                 "variant": est.variant, "maxdisp": str(est.maxdisp), "input scale": str(est.input_scale),
+                 "queued frames": str(len(self._queue))}
+        self._pub_diagnostics.publish(
+            diagnostic_array(report, self.get_clock().now().to_msg(), f"{self.get_fully_qualified_name()}: "
+                             "stereo inference", str(est.device), extra))
+
+    # --------------------------------------------------------------- shutdown
+    def destroy_node(self):
+        """Stop the worker (waiting up to STOP_TIMEOUT_S for the batch in hand), then the node."""
+        self._stopping.set()
+        queue = getattr(self, "_queue", None)
+        if queue is not None:
+            queue.close()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(STOP_TIMEOUT_S)
+            if self._worker.is_alive():
+                self.get_logger().warning(f"inference still running after {STOP_TIMEOUT_S} s; exiting anyway")
+        return super().destroy_node()
+
+
+def _stamp_text(header: Header) -> str:
+    return f"{header.stamp.sec}.{header.stamp.nanosec:09d} ('{header.frame_id}')"
+
+
+def main(args=None) -> int:
+    """Run psmnet_node until Ctrl-C / SIGTERM; exit status 1 when it cannot start."""
+    rclpy.init(args=args)
+    node = None
+    status = 0
+    try:
+        node = PSMNetNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except PSMNetError as exc:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
+        status = 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The node's ROS parameters: declarations with descriptors, start-up and run-time validation."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
+
+from psmnet_ros.core.errors import PSMNetError
+
+VARIANTS = ("stackhourglass", "basic")
+PRECISIONS = ("fp32", "fp16", "bf16")
+QOS_CHOICES = ("sensor_data", "reliable")
+RUNTIME = ("min_depth", "max_depth", "max_batch_delay_ms")
+"""Parameters that may change while the node runs; all others are read-only."""
+
+
+class ParameterError(PSMNetError):
+    """A parameter value the node cannot run with; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """All parameter values, in the units their names give (defaults = config/psmnet.yaml)."""
+
+    checkpoint: str = ""
+    variant: str = "stackhourglass"
+    maxdisp: int = 192
+    align_corners: bool = True
+    device: str = "cuda"
+    precision: str = "fp32"
+    batch_size: int = 1
+    max_batch_delay_ms: float = 10.0
+    input_scale: float = 1.0
+    approximate_sync: bool = False
+    approximate_sync_tolerance_seconds: float = 0.01
+    queue_size: int = 5
+    min_depth: float = 0.0
+    max_depth: float = 0.0
+    qos: str = "sensor_data"
+    diagnostics_period: float = 1.0
+
+
+_DESCRIPTIONS = {
+    "checkpoint": "PSMNet checkpoint file (.tar/.pth); empty = untrained random weights (meaningless output)",
+    "variant": "network variant: stackhourglass or basic (must match the checkpoint)",
+    "maxdisp": "disparity search range of the network in network pixels; multiple of 16 (stackhourglass) "
+               "or 4 (basic)",
+    "align_corners": "bilinear/trilinear upsampling with align_corners=True, as the official checkpoints need",
+    "device": "torch device: cpu, cuda or cuda:N (cuda falls back to cpu when no GPU is available)",
+    "precision": "inference precision: fp32, fp16 or bf16 (autocast)",
+    "batch_size": "most synchronized pairs of one size per forward pass",
+    "max_batch_delay_ms": "longest wait after the oldest waiting pair for a batch to fill (milliseconds)",
+    "input_scale": "fraction of the image resolution the network runs at, in (0, 1]; disparities are "
+                   "returned in full-resolution pixels",
+    "approximate_sync": "pair images and camera infos with approximately equal stamps instead of exact ones",
+    "approximate_sync_tolerance_seconds": "approximate sync: largest stamp difference within a set (seconds)",
+    "queue_size": "messages kept per input while waiting for their stereo partners",
+    "min_depth": "points2: points nearer than this are NaN (metres)",
+    "max_depth": "points2: points farther than this are NaN (metres); 0 = no limit",
+    "qos": "input subscriptions: sensor_data (best effort) or reliable",
+    "diagnostics_period": "period of the /diagnostics status (seconds)",
+}
+
+_INT_RANGES = {"maxdisp": (4, 1024, 4), "batch_size": (1, 64, 1), "queue_size": (1, 1000, 1)}
+_FLOAT_RANGES = {"max_batch_delay_ms": (0.0, 10000.0), "input_scale": (0.0, 1.0),
+                 "approximate_sync_tolerance_seconds": (0.0, 60.0), "min_depth": (0.0, 1.0e6),
+                 "max_depth": (0.0, 1.0e6), "diagnostics_period": (0.05, 3600.0)}
+_CHOICES = {"variant": VARIANTS, "precision": PRECISIONS, "qos": QOS_CHOICES}
+
+
+def _descriptor(name: str) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(name=name, description=_DESCRIPTIONS[name],
+                                     read_only=name not in RUNTIME)
+    if name in _INT_RANGES:
+        low, high, step = _INT_RANGES[name]
+        descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
+    if name in _FLOAT_RANGES:
+        low, high = _FLOAT_RANGES[name]
+        descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+    if name in _CHOICES:
+        descriptor.additional_constraints = "one of: " + ", ".join(_CHOICES[name])
+    return descriptor
+
+
+def declare_parameters(node) -> NodeSettings:
+    """Declare every parameter on ``node`` and return their validated values.
+
+    Raises ParameterError naming the parameter for a wrong type, an out-of-range or
+    otherwise unusable value.
+    """
+    values = {}
+    for field in dataclasses.fields(NodeSettings):
+        try:
+            values[field.name] = node.declare_parameter(field.name, field.default,
+                                                        _descriptor(field.name)).value
+        except ParameterException as exc:
+            raise ParameterError(f"parameter '{field.name}': {exc}") from None
+    settings = NodeSettings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: NodeSettings) -> None:
+    """Raise ParameterError naming the first parameter whose value cannot work."""
+    s = settings
+    for name, choices in _CHOICES.items():
+        if getattr(s, name) not in choices:
+            _fail(name, getattr(s, name), "must be one of " + ", ".join(choices))
+    multiple = 16 if s.variant == "stackhourglass" else 4
+    if s.maxdisp <= 0 or s.maxdisp % multiple:
+        _fail("maxdisp", s.maxdisp, f"must be a positive multiple of {multiple} for the {s.variant} "
+                                    f"variant (its hourglasses halve the maxdisp/4 disparity axis twice)")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", s.device):
+        _fail("device", s.device, "must be cpu, cuda or cuda:N")
+    if s.batch_size < 1:
+        _fail("batch_size", s.batch_size, "must be >= 1")
+    if s.queue_size < 1:
+        _fail("queue_size", s.queue_size, "must be >= 1")
+    if not 0.0 < s.input_scale <= 1.0:
+        _fail("input_scale", s.input_scale, "must be in (0, 1]")
+    for name in ("max_batch_delay_ms", "approximate_sync_tolerance_seconds", "min_depth", "max_depth"):
+        value = getattr(s, name)
+        if not (math.isfinite(value) and value >= 0.0):
+            _fail(name, value, "must be a finite number >= 0")
+    if not (math.isfinite(s.diagnostics_period) and s.diagnostics_period > 0.0):
+        _fail("diagnostics_period", s.diagnostics_period, "must be > 0 seconds")
+    if s.max_depth and s.max_depth <= s.min_depth:
+        _fail("max_depth", s.max_depth, f"must exceed min_depth ({s.min_depth}) or be 0 (no limit)")
+
+
+def updated(settings: NodeSettings, parameters) -> NodeSettings:
+    """``settings`` with run-time ``parameters`` (rclpy Parameter list) applied and validated.
+
+    Raises ParameterError for a read-only or unknown name or an unusable value.
+    """
+    changes = {}
+    for parameter in parameters:
+        if parameter.name not in RUNTIME:
+            raise ParameterError(f"parameter '{parameter.name}' cannot be changed while the node runs")
+        changes[parameter.name] = float(parameter.value)
+    new = dataclasses.replace(settings, **changes)
+    validate(new)
+    return new
+
+
+def _fail(name: str, value, reason: str) -> None:
+    raise ParameterError(f"parameter '{name}' = {value!r}: {reason}")

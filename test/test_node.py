@@ -1,0 +1,493 @@
+"""psmnet_node over real rclpy + DDS, started as a subprocess exactly as the launch file starts it.
+
+Node "A" (exact sync, batch_size 2) serves most tests; node "B" (namespace /approx, approximate
+sync, input_scale 0.5) the approximate-sync and SIGTERM tests. Both take reliable inputs: with
+Fast DDS defaults, best-effort samples above ~200 KB between processes can be lost (UDP
+fragments overflow the default socket buffer); test_node_startup.py covers the default
+sensor_data QoS with a small image.
+Expected values come from the core StereoEstimator (same checkpoint, same settings) and from
+the pinhole formulas computed here by hand.
+"""
+import math
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from stereo_msgs.msg import DisparityImage
+
+from ros_helpers import camera_info_msg, image_msg, make_header, ros_context, ros_env
+
+REPO = Path(__file__).resolve().parents[1]
+DOMAIN_ID = 21
+T0_NS = 1_700_000_000 * 1_000_000_000
+FRAME_ID = "stereo_left_optical"
+# Calibration: f*B = 10 m px, principal points 4 px apart (d' = d - 4), as in a verged rig.
+FX, FY, BASELINE = 100.0, 102.0, 0.1
+CX_LEFT, CX_RIGHT, CY = 131.5, 127.5, 120.25
+MAXDISP = 16
+MIN_DEPTH, MAX_DEPTH = 1.0, 5.0
+OUTPUT_WAIT_S = 90.0
+STATUS_NAME = "/psmnet_node: stereo inference"  # node A
+
+
+# ------------------------------------------------------------------ helpers
+class NodeProcess:
+    """psmnet_node in a subprocess; its stdout+stderr go to a file the tests read."""
+
+    def __init__(self, log_path: Path, *ros_args: str):
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        env = ros_env(DOMAIN_ID)
+        env["PYTHONPATH"] = f"{REPO}:{env['PYTHONPATH']}" if env.get("PYTHONPATH") else str(REPO)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args", "--params-file", "config/psmnet.yaml",
+             *ros_args], cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+        raise AssertionError("no VmRSS")
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while "ready:" not in self.log():
+            assert self.proc.poll() is None, f"node exited early:\n{self.log()}"
+            assert time.monotonic() < deadline, f"node not ready after {timeout_s} s:\n{self.log()}"
+            time.sleep(0.1)
+
+    def stop(self, sig=signal.SIGINT, timeout_s: float = 10.0) -> tuple[int, float]:
+        """Send ``sig``; returns (exit status, seconds it took)."""
+        start = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = None
+        self._log.close()
+        return rc, time.monotonic() - start
+
+
+class StereoClient:
+    """Publishes stereo sets to a node's inputs and records its outputs (spun elsewhere)."""
+
+    OUTPUTS = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2,
+               "disparity/image_color": Image}
+
+    def __init__(self, node: Node, inputs: str, outputs: str):
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self.publishers = [node.create_publisher(msg_type, f"{inputs}/{name}", reliable)
+                           for name, msg_type in (("left/image_rect", Image), ("left/camera_info", CameraInfo),
+                                                  ("right/image_rect", Image), ("right/camera_info", CameraInfo))]
+        self._lock = threading.Lock()
+        self.received = {name: [] for name in self.OUTPUTS}
+        self.subscriptions = [
+            node.create_subscription(msg_type, f"{outputs}/{name}", self._recorder(name), reliable)
+            for name, msg_type in self.OUTPUTS.items()]
+
+    def _recorder(self, name):
+        def record(msg):
+            with self._lock:
+                self.received[name].append(msg)
+        return record
+
+    def send(self, messages) -> None:
+        for publisher, msg in zip(self.publishers, messages):
+            publisher.publish(msg)
+
+    def stamps(self, name: str) -> list:
+        with self._lock:
+            return [_stamp_ns(m.header) for m in self.received[name]]
+
+    def wait_for(self, name: str, stamp_ns: int, timeout_s: float = OUTPUT_WAIT_S):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                for msg in self.received[name]:
+                    if _stamp_ns(msg.header) == stamp_ns:
+                        return msg
+            time.sleep(0.05)
+        raise AssertionError(f"no {name} with stamp {stamp_ns} within {timeout_s} s")
+
+    def wait_connected(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not (all(p.get_subscription_count() for p in self.publishers)
+                   and all(s.get_publisher_count() for s in self.subscriptions)):
+            assert time.monotonic() < deadline, "DDS discovery with the node did not complete"
+            time.sleep(0.05)
+
+
+def _stamp_ns(header) -> int:
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def _stamp_text(stamp_ns: int) -> str:
+    return f"{stamp_ns // 1_000_000_000}.{stamp_ns % 1_000_000_000:09d} ('{FRAME_ID}')"
+
+
+def stereo_set(left, right, stamp_ns, right_stamp_ns=None, left_info=None, right_info=None,
+               left_image=None, right_image=None):
+    """The four input messages; each argument left as None gets the valid default."""
+    left_header = make_header(stamp_ns, FRAME_ID)
+    right_header = make_header(stamp_ns if right_stamp_ns is None else right_stamp_ns, "stereo_right_optical")
+    h, w = left.shape[:2]
+    if left_info is None:
+        left_info = camera_info_msg(left_header, w, h, FX, FY, CX_LEFT, CY)
+    if right_info is None:
+        right_info = camera_info_msg(right_header, w, h, FX, FY, CX_RIGHT, CY, tx=-FX * BASELINE)
+    left_info.header, right_info.header = left_header, right_header
+    if left_image is None:
+        left_image = image_msg(left, "rgb8", left_header)
+    if right_image is None:
+        right_image = image_msg(right, "rgb8", right_header)
+    left_image.header, right_image.header = left_header, right_header
+    return left_image, left_info, right_image, right_info
+
+
+def float_image(msg: Image) -> np.ndarray:
+    assert msg.encoding == "32FC1" and msg.is_bigendian == 0
+    rows = np.frombuffer(bytes(msg.data), dtype="<f4").reshape(msg.height, msg.step // 4)
+    return rows[:, :msg.width]
+
+
+def cloud_array(msg: PointCloud2) -> np.ndarray:
+    dtype = np.dtype({"names": ["x", "y", "z", "rgb"], "formats": ["<f4", "<f4", "<f4", "<u4"],
+                      "offsets": [0, 4, 8, 12], "itemsize": msg.point_step})
+    return np.frombuffer(bytes(msg.data), dtype=dtype).reshape(msg.height, msg.width)
+
+
+# ----------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def checkpoint(reference_dir):
+    return str(reference_dir / "stackhourglass_ref.tar")
+
+
+@pytest.fixture(scope="module")
+def pair(reference_cases):
+    """A 256x256 crop of the Middlebury Motorcycle pair (RGB uint8)."""
+    case = reference_cases["stackhourglass"][0]
+    left, right = (np.ascontiguousarray(np.asarray(case[k])[:, 128:384]) for k in ("left", "right"))
+    assert left.shape == (256, 256, 3) and left.dtype == np.uint8
+    return left, right
+
+
+@pytest.fixture(scope="module")
+def nodes(checkpoint, tmp_path_factory):
+    """Both node processes, started together so their start-ups overlap."""
+    logs = tmp_path_factory.mktemp("node_logs")
+    common = ("-p", f"checkpoint:={checkpoint}", "-p", "device:=cpu", "-p", f"maxdisp:={MAXDISP}")
+    node_a = NodeProcess(
+        logs / "a.log", *common, "-p", "batch_size:=2", "-p", "max_batch_delay_ms:=100.0",
+        "-p", f"min_depth:={MIN_DEPTH}", "-p", f"max_depth:={MAX_DEPTH}", "-p", "qos:=reliable",
+        "-p", "diagnostics_period:=0.5",
+        "-r", "left/image_rect:=/cam/left/image_rect", "-r", "left/camera_info:=/cam/left/camera_info",
+        "-r", "right/image_rect:=/cam/right/image_rect", "-r", "right/camera_info:=/cam/right/camera_info")
+    node_b = NodeProcess(
+        logs / "b.log", *common, "-r", "__ns:=/approx", "-p", "approximate_sync:=true", "-p", "input_scale:=0.5",
+        "-p", "qos:=reliable",
+        "-p", "approximate_sync_tolerance_seconds:=0.05")
+    try:
+        node_a.wait_ready()
+        node_b.wait_ready()
+        yield {"a": node_a, "b": node_b}
+    finally:
+        for node in (node_a, node_b):
+            node.stop()
+
+
+@pytest.fixture(scope="module")
+def ros(nodes):
+    """The test's own rclpy node, spun in a background thread, with one client per node process."""
+    with ros_context(DOMAIN_ID) as context:
+        node = Node("psmnet_node_test_client", context=context)
+        clients = {"a": StereoClient(node, "/cam", ""), "b": StereoClient(node, "/approx", "/approx")}
+        diagnostics = []
+        node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 50)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        for client in clients.values():
+            client.wait_connected()
+        try:
+            yield {"node": node, "diagnostics": diagnostics, **clients}
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+
+
+@pytest.fixture(scope="module")
+def expected_disparity(checkpoint, pair):
+    """What the core estimator gives for the pair with node A's settings (pixels, before correction)."""
+    from psmnet_ros.core import StereoEstimator
+    estimator = StereoEstimator.from_checkpoint(checkpoint, maxdisp=MAXDISP, device="cpu")
+    return estimator.predict(*pair)
+
+
+# -------------------------------------------------------------------- tests
+def test_every_output_matches_the_estimator_and_the_pinhole_model(ros, pair, expected_disparity):
+    client, left = ros["a"], pair[0]
+    stamp = T0_NS + 1_234_567_891
+    client.send(stereo_set(*pair, stamp))
+    disparity_msg = client.wait_for("disparity", stamp)
+    depth_msg = client.wait_for("depth", stamp)
+    cloud_msg = client.wait_for("points2", stamp)
+    color_msg = client.wait_for("disparity/image_color", stamp)
+
+    for header in (disparity_msg.header, disparity_msg.image.header, depth_msg.header, cloud_msg.header,
+                   color_msg.header):
+        assert (_stamp_ns(header), header.frame_id) == (stamp, FRAME_ID)
+
+    # DisparityImage: f, T from the camera infos; d' = d - (cx_l - cx_r) = d - 4.
+    doffs = CX_RIGHT - CX_LEFT
+    assert disparity_msg.f == pytest.approx(FX) and disparity_msg.t == pytest.approx(BASELINE)
+    assert disparity_msg.min_disparity == pytest.approx(0 + doffs)
+    assert disparity_msg.max_disparity == pytest.approx(MAXDISP - 1 + doffs)
+    assert disparity_msg.delta_d == pytest.approx(1 / 16)
+    window = disparity_msg.valid_window
+    assert (window.x_offset, window.y_offset, window.width, window.height) == (0, 0, 256, 256)
+    disparity = float_image(disparity_msg.image)
+    np.testing.assert_allclose(disparity, expected_disparity + doffs, rtol=0, atol=1e-3)
+
+    # depth = f*B/d' in metres (REP 118), NaN where d' <= 0.
+    positive = disparity > 0
+    assert positive.any() and (~positive).any(), "the test pair should hold both valid and invalid depths"
+    depth = float_image(depth_msg)
+    assert np.isnan(depth[~positive]).all()
+    np.testing.assert_allclose(depth[positive], FX * BASELINE / disparity[positive].astype(np.float64), rtol=1e-5)
+
+    # Organized cloud: x y z rgb float32, 16 bytes a point; X = (u-cx)Z/fx, Y = (v-cy)Z/fy.
+    assert (cloud_msg.height, cloud_msg.width, cloud_msg.point_step, cloud_msg.row_step) == (256, 256, 16, 4096)
+    assert not cloud_msg.is_dense and not cloud_msg.is_bigendian
+    assert [(f.name, f.offset, f.datatype, f.count) for f in cloud_msg.fields] == [
+        (name, offset, PointField.FLOAT32, 1) for name, offset in (("x", 0), ("y", 4), ("z", 8), ("rgb", 12))]
+    cloud = cloud_array(cloud_msg)
+    in_range = positive & (depth >= MIN_DEPTH) & (depth <= MAX_DEPTH)
+    too_near = positive & (depth < MIN_DEPTH)
+    too_far = positive & (depth > MAX_DEPTH)
+    assert in_range.any() and too_near.any() and too_far.any(), "the pair should exercise both depth limits"
+    for field in "xyz":
+        assert np.isnan(cloud[field][~in_range]).all()
+    vs, us = np.nonzero(in_range)
+    for v, u in list(zip(vs, us))[:: max(1, len(vs) // 7)]:
+        z = FX * BASELINE / float(disparity[v, u])
+        point = cloud[v, u]
+        assert point["z"] == pytest.approx(z, rel=1e-5)
+        assert point["x"] == pytest.approx((u - CX_LEFT) * z / FX, rel=1e-5, abs=1e-6)
+        assert point["y"] == pytest.approx((v - CY) * z / FY, rel=1e-5, abs=1e-6)
+        r, g, b = (int(c) for c in left[v, u])
+        assert int(point["rgb"]) == (r << 16) | (g << 8) | b
+
+    # Colorized disparity: rgb8 of the image size, different colours at the two extremes.
+    assert (color_msg.encoding, color_msg.height, color_msg.width, color_msg.step) == ("rgb8", 256, 256, 768)
+    color = np.frombuffer(bytes(color_msg.data), dtype=np.uint8).reshape(256, 256, 3)
+    lo, hi = np.unravel_index(disparity.argmin(), disparity.shape), np.unravel_index(disparity.argmax(),
+                                                                                    disparity.shape)
+    assert tuple(color[lo]) != tuple(color[hi])
+
+
+def _set_parameter(ros, name, value):
+    node = ros["node"]
+    client = node.create_client(SetParameters, "/psmnet_node/set_parameters")
+    try:
+        assert client.wait_for_service(timeout_sec=10.0)
+        if isinstance(value, float):
+            param_value = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+        else:
+            param_value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+        future = client.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=param_value)]))
+        deadline = time.monotonic() + 10.0
+        while not future.done():
+            assert time.monotonic() < deadline, "set_parameters did not answer"
+            time.sleep(0.02)
+        return future.result().results[0]
+    finally:
+        node.destroy_client(client)
+
+
+def test_runtime_parameters_are_validated_and_applied(ros, pair):
+    rejected = _set_parameter(ros, "max_depth", 0.5)  # below min_depth = 1.0
+    assert not rejected.successful and "max_depth" in rejected.reason and "min_depth" in rejected.reason
+    assert not _set_parameter(ros, "maxdisp", 32).successful  # read-only
+    assert not _set_parameter(ros, "max_batch_delay_ms", -1.0).successful
+    assert _set_parameter(ros, "max_batch_delay_ms", 100.0).successful
+    assert _set_parameter(ros, "max_depth", 2.0).successful
+    try:
+        stamp = T0_NS + 5_000_000_000
+        ros["a"].send(stereo_set(*pair, stamp))
+        z = cloud_array(ros["a"].wait_for("points2", stamp))["z"]
+        finite = z[np.isfinite(z)]
+        assert finite.size and finite.min() >= MIN_DEPTH and finite.max() <= 2.0
+    finally:
+        assert _set_parameter(ros, "max_depth", MAX_DEPTH).successful
+
+
+def test_bad_input_is_logged_dropped_and_serving_goes_on(ros, nodes, pair):
+    client, node_a = ros["a"], nodes["a"]
+    left, right = pair
+    base = T0_NS + 10_000_000_000
+    before = set(client.stamps("disparity"))
+    h, w = left.shape[:2]
+
+    def header(i):
+        return make_header(base + i, FRAME_ID)
+
+    truncated = image_msg(left, "rgb8", header(2))
+    truncated.data = bytes(truncated.data)[:1000]
+    empty = Image(header=header(3), height=0, width=0, encoding="rgb8", step=0)
+    nan_info = camera_info_msg(header(7), w, h, FX, FY, CX_LEFT, CY)
+    nan_info.k[0] = nan_info.p[0] = math.nan
+    small = np.ascontiguousarray(left[:200, :200])
+    cases = [
+        (stereo_set(left, right, base + 0, right_stamp_ns=base + 1_000_000), "not synchronized"),
+        (stereo_set(left, right, base + 1, left_image=Image(header=header(1), height=h, width=w, encoding="16UC1",
+                                                             step=2 * w, data=bytes(2 * w * h))),
+         "left image encoding '16UC1' is not supported"),
+        (stereo_set(left, right, base + 2, left_image=truncated), "left image: image data truncated"),
+        (stereo_set(left, right, base + 3, left_image=empty), "left image: image is empty"),
+        (stereo_set(left, np.ascontiguousarray(right[:, :240]), base + 4),
+         "left image is 256x256 px but right image is 240x256 px"),
+        (stereo_set(left, right, base + 5, left_info=camera_info_msg(header(5), 320, 240, FX),
+                    right_info=camera_info_msg(header(5), 320, 240, FX, tx=-FX * BASELINE)),
+         "images are 256x256 px but camera_info says 320x240 px"),
+        (stereo_set(left, right, base + 6, right_info=camera_info_msg(header(6), w, h, FX, FY, CX_RIGHT, CY)),
+         "baseline from the P matrices is 0.0 m"),
+        (stereo_set(left, right, base + 7, left_info=nan_info), "left camera_info K or P contains NaN"),
+        (stereo_set(left, right, base + 8, left_info=camera_info_msg(header(8), w, h, -FX),
+                    right_info=camera_info_msg(header(8), w, h, -FX, tx=FX * BASELINE)),
+         "non-positive focal length"),
+        (stereo_set(small, small.copy(), base + 9), "image 200x200 px is too small for the network"),
+    ]
+    repeated = base + 10  # the same problem as set 1 within the 5 s throttle period: not logged again
+    cases.append((stereo_set(left, right, repeated, left_image=Image(
+        header=header(10), height=h, width=w, encoding="16UC1", step=2 * w, data=bytes(2 * w * h))), None))
+    for messages, _ in cases:
+        client.send(messages)
+        time.sleep(0.05)
+    good = base + 1_000_000_000
+    client.send(stereo_set(left, right, good))
+    client.wait_for("disparity", good)
+    assert set(client.stamps("disparity")) - before == {good}
+
+    log = node_a.log()
+    for i, (_, reason) in enumerate(cases):
+        lines = [line for line in log.splitlines() if _stamp_text(base + i) in line]
+        if i in (0, 10):  # 0: stamps 1 ms apart never make a set with exact sync; 10: throttled
+            assert not lines, lines
+            continue
+        assert lines and reason in lines[0], f"no log line '{reason}' for bad set {i}:\n{log}"
+        assert "WARN" in lines[0]
+    assert "Traceback" not in log
+
+
+def test_burst_drops_the_oldest_frames_and_memory_stays_flat(ros, nodes, pair):
+    client, node_a = ros["a"], nodes["a"]
+
+    def burst(start_ns, n):
+        stamps = [start_ns + i * 10_000_000 for i in range(n)]
+        for stamp in stamps:
+            client.send(stereo_set(*pair, stamp))
+            time.sleep(0.01)  # ~100 Hz, far faster than inference on a CPU
+        client.wait_for("disparity", stamps[-1])
+        time.sleep(0.5)
+        return stamps
+
+    def check_newest_kept(sent):
+        out = [s for s in client.stamps("disparity") if s in set(sent)]
+        assert out == sorted(set(out)), "outputs must keep stamp order, each once"
+        dropped = set(sent) - set(out)
+        assert dropped, "a burst faster than inference must drop frames"
+        assert out[-2:] == sent[-2:], "the newest frames (the last batch of 2) must never be dropped"
+        return out
+
+    first = burst(T0_NS + 20_000_000_000, 10)
+    check_newest_kept(first)
+    rss_warm = node_a.rss_mb()
+
+    second = burst(T0_NS + 30_000_000_000, 60)
+    assert len(check_newest_kept(second)) <= 20
+    growth = node_a.rss_mb() - rss_warm
+    assert growth < 15.0, f"RSS grew by {growth:.1f} MB over 60 frames ({60 * 2 * 256 * 256 * 3 / 2**20:.0f} MB " \
+                          "of images): frames are being kept"
+
+
+def test_diagnostics_report_rates_latency_and_drops(ros, nodes, checkpoint):
+    diagnostics = ros["diagnostics"]
+    deadline = time.monotonic() + 10.0
+    while True:  # once drops stop, the status goes back to OK
+        statuses = [s for array in list(diagnostics) for s in array.status if s.name == STATUS_NAME]
+        if statuses and statuses[-1].level == DiagnosticStatus.OK:
+            break
+        assert time.monotonic() < deadline, "no OK diagnostics after the burst"
+        time.sleep(0.1)
+    warn = [s for s in statuses if s.level == DiagnosticStatus.WARN]
+    assert warn, "dropping frames must raise the level to WARN"
+    values = {kv.key: kv.value for kv in statuses[-1].values}
+    assert values["device"] == "cpu" and values["checkpoint"] == checkpoint
+    assert int(values["dropped frames: queue full"]) > 0
+    assert int(values["dropped frames: bad input"]) >= 9
+    assert int(values["dropped messages: not synchronized"]) >= 4  # the set with stamps 1 ms apart
+    assert int(values["dropped total"]) == sum(int(values[k]) for k in (
+        "dropped frames: queue full", "dropped messages: not synchronized", "dropped frames: bad input",
+        "dropped frames: inference error"))
+    assert float(values["inference latency mean (ms)"]) > 0
+    assert float(values["inference latency p95 (ms)"]) > 0
+    assert 1.0 < float(values["mean batch size"]) <= 2.0
+    assert any(float({kv.key: kv.value for kv in s.values}["input rate (Hz)"]) > 0 for s in statuses)
+    assert any(float({kv.key: kv.value for kv in s.values}["output rate (Hz)"]) > 0 for s in statuses)
+
+
+@pytest.fixture(scope="module")
+def large_pair(reference_cases):
+    """A 496x496 crop of the second reference case: 248x248 for the network at input_scale 0.5."""
+    case = reference_cases["stackhourglass"][1]
+    return tuple(np.ascontiguousarray(np.asarray(case[k])[:496, 100:596]) for k in ("left", "right"))
+
+
+def test_approximate_sync_pairs_only_stamps_within_tolerance(ros, large_pair):
+    client = ros["b"]
+    base = T0_NS + 40_000_000_000
+    apart = base                      # right 200 ms later: beyond the 50 ms tolerance
+    close = base + 1_000_000_000      # right 20 ms later: within it
+    client.send(stereo_set(*large_pair, apart, right_stamp_ns=apart + 200_000_000))
+    time.sleep(0.1)
+    client.send(stereo_set(*large_pair, close, right_stamp_ns=close + 20_000_000))
+    msg = client.wait_for("disparity", close)
+    assert msg.header.frame_id == FRAME_ID
+    assert apart not in client.stamps("disparity")
+    # input_scale 0.5: the network's [0, 15] px range doubles at full resolution, then shifts by doffs.
+    doffs = CX_RIGHT - CX_LEFT
+    assert (msg.image.height, msg.image.width) == (496, 496)
+    assert (msg.min_disparity, msg.max_disparity) == pytest.approx((doffs, 2 * (MAXDISP - 1) + doffs))
+    disparity = float_image(msg.image)
+    assert disparity.min() >= msg.min_disparity - 1e-4 and disparity.max() <= msg.max_disparity + 1e-4
+    assert disparity.max() > MAXDISP - 1 + doffs, "disparities are in full-resolution pixels"
+
+
+def test_sigterm_and_sigint_stop_the_nodes_within_seconds(nodes):
+    for name, sig in (("b", signal.SIGTERM), ("a", signal.SIGINT)):
+        rc, seconds = nodes[name].stop(sig)
+        log = nodes[name].log()
+        assert rc == 0, f"node {name} exit status {rc} after {sig.name}:\n{log}"
+        assert seconds < 5.0, f"node {name} took {seconds:.1f} s to stop after {sig.name}"
+        assert "Traceback" not in log

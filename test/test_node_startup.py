@@ -1,0 +1,162 @@
+"""psmnet_node start-up: refusal on a bad checkpoint or parameter, the shipped defaults with their
+fallbacks; and the worker's recovery from inference errors (CUDA out of memory, rejected pairs)."""
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from stereo_msgs.msg import DisparityImage
+
+from psmnet_ros.core import StereoEstimator
+from psmnet_ros.core.errors import InputError
+from psmnet_ros.ros.node import predict_with_fallback
+from ros_helpers import (ros_context, ros_env, spin_until, stereo_messages, wait_for_publishers,
+                         wait_for_subscribers)
+
+REPO = Path(__file__).resolve().parents[1]
+DOMAIN_ID = 22
+
+
+def node_command(*ros_args):
+    env = ros_env(DOMAIN_ID)
+    env["PYTHONPATH"] = f"{REPO}:{env['PYTHONPATH']}" if env.get("PYTHONPATH") else str(REPO)
+    command = [sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args", "--params-file", "config/psmnet.yaml",
+               *ros_args]
+    return command, env
+
+
+def run_node(*ros_args):
+    command, env = node_command("-p", "device:=cpu", *ros_args)
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_missing_checkpoint_exits_non_zero_naming_the_path(tmp_path):
+    missing = tmp_path / "no_such_checkpoint.tar"
+    result = run_node("-p", f"checkpoint:={missing}")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert str(missing) in output
+    assert "Traceback" not in output
+    assert len([line for line in output.splitlines() if line.strip()]) == 1, output
+
+
+def test_invalid_parameter_exits_non_zero_naming_the_parameter():
+    result = run_node("-p", "maxdisp:=24")  # stackhourglass halves the disparity axis twice: needs 16 | maxdisp
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "'maxdisp'" in output and "multiple of 16" in output
+    assert "Traceback" not in output
+
+
+def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_input(tmp_path, pair):
+    """config/psmnet.yaml as shipped (device cuda, sensor_data QoS, no checkpoint) plus fp16, on this
+    CPU-only torch: warnings name each fallback, and a frame sent best-effort still comes out."""
+    log_path = tmp_path / "node.log"
+    command, env = node_command("-p", "precision:=fp16", "-p", "maxdisp:=16")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "ready:" not in log_path.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        with ros_context(DOMAIN_ID) as context:
+            node = Node("psmnet_startup_test", context=context)
+            best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+            publishers = [node.create_publisher(msg_type, topic, best_effort) for topic, msg_type in (
+                ("left/image_rect", Image), ("left/camera_info", CameraInfo),
+                ("right/image_rect", Image), ("right/camera_info", CameraInfo))]
+            received = []
+            sub = node.create_subscription(DisparityImage, "disparity", received.append, 5)
+            assert wait_for_subscribers(node, publishers, 30.0) and wait_for_publishers(node, [sub], 30.0)
+            stamp = 1_700_000_000_123_456_789
+            for publisher, msg in zip(publishers, stereo_messages(*pair, stamp, frame_id="cam")):
+                publisher.publish(msg)
+            assert spin_until(node, lambda: received, 90.0), log_path.read_text()
+            assert (received[0].header.stamp.sec, received[0].header.stamp.nanosec) == (1_700_000_000, 123_456_789)
+            node.destroy_node()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=10)
+    output = log_path.read_text()
+    assert rc == 0, output
+    if not torch.cuda.is_available():
+        assert "device 'cuda' requested but torch.cuda.is_available() is False: running on the cpu" in output
+        assert "precision 'fp16' is not usable on the cpu" in output and "on cpu (fp32)" in output
+    assert "qos=sensor_data" in output
+    assert "RANDOM UNTRAINED weights" in output and "MEANINGLESS" in output
+    assert "Traceback" not in output
+
+
+class OutOfMemoryOnBatches(StereoEstimator):
+    """A real estimator that runs out of CUDA memory on batches of several pairs, as a GPU
+    does when a batch is too large, and on ``poisoned`` left images even alone."""
+
+    poisoned = None
+
+    def predict_batch(self, pairs):
+        self.calls.append(len(pairs))
+        if len(pairs) > 1 or any(left is self.poisoned for left, _ in pairs):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().predict_batch(pairs)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    rng = np.random.default_rng(7)
+    left = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    right = np.roll(left, -3, axis=1)  # everything 3 px nearer in the right image
+    return left, right
+
+
+@pytest.fixture(scope="module")
+def single_pass(pair):
+    """The disparity one forward pass of the plain estimator gives for ``pair``."""
+    return StereoEstimator.random(variant="basic", maxdisp=4).predict(*pair)
+
+
+def _recorders():
+    failures, batches, retries = [], [], []
+    return failures, batches, retries, (lambda i, exc: failures.append((i, exc)),
+                                        lambda size, seconds: batches.append(size), retries.append)
+
+
+def test_out_of_memory_retries_one_pair_at_a_time_and_drops_what_still_fails(pair, single_pass):
+    estimator = OutOfMemoryOnBatches.random(variant="basic", maxdisp=4)
+    estimator.calls = []
+    poisoned = pair[0].copy()
+    estimator.poisoned = poisoned
+    failures, batches, retries, callbacks = _recorders()
+    results = predict_with_fallback(estimator, [pair, (poisoned, pair[1])], *callbacks)
+    assert estimator.calls == [2, 1, 1]
+    assert len(retries) == 1 and isinstance(retries[0], torch.cuda.OutOfMemoryError)
+    assert [i for i, _ in failures] == [1] and isinstance(failures[0][1], torch.cuda.OutOfMemoryError)
+    assert batches == [1]
+    assert results[1] is None
+    np.testing.assert_array_equal(results[0], single_pass)
+
+
+def test_single_pair_failure_is_reported_without_retry(pair):
+    estimator = OutOfMemoryOnBatches.random(variant="basic", maxdisp=4)
+    estimator.calls = []
+    estimator.poisoned = pair[0]
+    failures, batches, retries, callbacks = _recorders()
+    assert predict_with_fallback(estimator, [pair], *callbacks) == [None]
+    assert estimator.calls == [1] and not retries and not batches and [i for i, _ in failures] == [0]
+
+
+def test_a_pair_the_network_rejects_is_dropped_and_the_rest_served(pair, single_pass):
+    small = (np.ascontiguousarray(pair[0][:200, :200]), np.ascontiguousarray(pair[1][:200, :200]))
+    failures, batches, retries, callbacks = _recorders()
+    results = predict_with_fallback(StereoEstimator.random(variant="basic", maxdisp=4), [pair, small], *callbacks)
+    assert len(retries) == 1 and isinstance(retries[0], InputError)
+    assert [i for i, _ in failures] == [1] and "too small" in str(failures[0][1])
+    assert batches == [1] and results[1] is None
+    np.testing.assert_array_equal(results[0], single_pass)

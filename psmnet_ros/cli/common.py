@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-import warnings
 
 from ..core.errors import PSMNetError
 from ..core.estimator import PRECISIONS, StereoEstimator
@@ -48,7 +47,6 @@ def one_line_errors(prog: str):
     def wrap(main):
         @functools.wraps(main)
         def run(argv=None) -> int:
-            warnings.simplefilter("default")
             try:
                 return main(argv)
             except (PSMNetError, OSError) as exc:

@@ -1,0 +1,168 @@
+"""The demo's ROS stage: a stereo bag played into psmnet_node, its outputs recorded to a folder.
+
+Three processes talk over DDS exactly as on a robot: ``psmnet-play`` publishes the bag,
+``psmnet_node`` (started the way launch/stereo.launch.py starts it) computes, and an
+:class:`OutputRecorder` in this process records what comes out.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+
+from ..core.colorize import colorize
+from ..core.disparity_io import write_kitti_disparity
+from ..core.errors import PSMNetError
+from ..core.ply import write_ply
+from ..resources import share_file
+from .conversions import float_image_to_array, image_to_rgb, pointcloud2_to_arrays
+from .recorder import OutputRecorder
+
+NAMESPACE = "/stereo"
+LEFT_NS, RIGHT_NS = "/stereo/left", "/stereo/right"
+NODE_READY_TIMEOUT_S = 180.0
+"""Model loading on a slow CPU can take a while; the node's publishers appear when it is ready."""
+PLAYER_START_DELAY_S = 4.0
+"""Time for DDS discovery between the player and its subscribers; a few seconds on a busy machine."""
+
+
+@dataclass
+class PipelineResult:
+    frames_in: int
+    frames_out: int
+    latency_ms: np.ndarray
+    out_dir: Path
+    node_log: Path
+
+    @property
+    def dropped(self) -> int:
+        return self.frames_in - self.frames_out
+
+
+def node_command(node_params: dict[str, object]) -> list[str]:
+    """psmnet_node with the package's params file, overrides and the demo's remappings."""
+    cmd = [sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args",
+           "--params-file", str(share_file("config", "psmnet.yaml"))]
+    for name, value in node_params.items():
+        cmd += ["-p", f"{name}:={str(value).lower() if isinstance(value, bool) else value}"]
+    for side, ns in (("left", LEFT_NS), ("right", RIGHT_NS)):
+        for topic in ("image_rect", "camera_info"):
+            cmd += ["-r", f"{side}/{topic}:={ns}/{topic}"]
+    return cmd + ["-r", f"__ns:={NAMESPACE}"]
+
+
+def _stop(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait(predicate, timeout_s: float, process: subprocess.Popen | None = None, what: str = "") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if process is not None and process.poll() is not None:
+            raise PSMNetError(f"{what} exited with code {process.returncode}")
+        if time.monotonic() > deadline:
+            raise PSMNetError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate: float,
+                 frame_timeout_s: float) -> PipelineResult:
+    """Play ``bag`` into a psmnet_node subprocess and write what it publishes under ``out_dir``.
+
+    frame_timeout_s: how long to wait after the last input for the outputs still in flight.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    node_log = out_dir / "node.log"
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = SingleThreadedExecutor(context=context)
+    recorder = OutputRecorder(NAMESPACE, f"{LEFT_NS}/image_rect", context=context)
+    executor.add_node(recorder)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    node = player = None
+    try:
+        with open(node_log, "w") as log:
+            node = subprocess.Popen(node_command(node_params), stdout=log, stderr=subprocess.STDOUT)
+        _wait(lambda: recorder.count_publishers(f"{NAMESPACE}/disparity") > 0, NODE_READY_TIMEOUT_S, node,
+              f"psmnet_node (log: {node_log})")
+        player = subprocess.Popen([sys.executable, "-m", "psmnet_ros.cli.play", str(bag), "--rate", str(rate),
+                                   "--start-delay", str(PLAYER_START_DELAY_S)])
+        _wait(lambda: player.poll() is not None, 3600.0, what="psmnet-play")
+        if player.returncode != 0:
+            raise PSMNetError(f"psmnet-play exited with code {player.returncode}")
+        disparity_topic = f"{NAMESPACE}/disparity"
+        last, last_change = -1, time.monotonic()
+        while time.monotonic() - last_change < frame_timeout_s:
+            if node.poll() is not None:
+                raise PSMNetError(f"psmnet_node exited with code {node.returncode} (log: {node_log})")
+            done = recorder.count(disparity_topic)
+            if done >= recorder.count(recorder.input_topic):
+                break
+            if done != last:
+                last, last_change = done, time.monotonic()
+            time.sleep(0.1)
+        time.sleep(0.5)  # let the other outputs of the last frame arrive
+    finally:
+        for process in (player, node):
+            if process is not None:
+                _stop(process)
+        executor.shutdown()
+        recorder.destroy_node()
+        rclpy.shutdown(context=context)
+    write_results(recorder, out_dir)
+    return PipelineResult(frames_in=recorder.count(recorder.input_topic),
+                          frames_out=recorder.count(f"{NAMESPACE}/disparity"),
+                          latency_ms=recorder.latencies_ms(f"{NAMESPACE}/disparity"),
+                          out_dir=out_dir, node_log=node_log)
+
+
+def write_results(recorder: OutputRecorder, out_dir: Path) -> None:
+    """Per frame: disparity (KITTI PNG + colour), depth (.npy + colour); the last frame's cloud as .ply."""
+    arrivals = recorder.arrivals
+    for stamp, (_, msg) in sorted(arrivals[f"{NAMESPACE}/disparity"].items()):
+        disparity = float_image_to_array(msg.image)
+        write_kitti_disparity(out_dir / f"{stamp}_disparity.png", disparity)
+        color = arrivals[f"{NAMESPACE}/disparity/image_color"].get(stamp)
+        rgb = image_to_rgb(color[1]) if color else colorize(disparity, msg.min_disparity, msg.max_disparity)
+        cv2.imwrite(str(out_dir / f"{stamp}_disparity_color.png"), rgb[..., ::-1])
+    for stamp, (_, msg) in sorted(arrivals[f"{NAMESPACE}/depth"].items()):
+        depth = float_image_to_array(msg)
+        np.save(out_dir / f"{stamp}_depth.npy", depth)
+        finite = depth[np.isfinite(depth)]
+        top = float(np.percentile(finite, 95)) if finite.size else 1.0
+        cv2.imwrite(str(out_dir / f"{stamp}_depth_color.png"), colorize(depth, 0.0, top)[..., ::-1])
+    clouds = sorted(arrivals[f"{NAMESPACE}/points2"].items())
+    if clouds:
+        stamp, (_, msg) = clouds[-1]
+        points, rgb = pointcloud2_to_arrays(msg)
+        write_ply(out_dir / f"{stamp}_points.ply", points, rgb)
+
+
+def summary(result: PipelineResult) -> str:
+    """The one-screen summary of a pipeline run."""
+    lat = result.latency_ms
+    latency = (f"{np.percentile(lat, 50):.0f} / {np.percentile(lat, 95):.0f} ms" if lat.size else "n/a")
+    return "\n".join([
+        f"frames in:          {result.frames_in}",
+        f"frames out:         {result.frames_out}",
+        f"dropped:            {result.dropped}",
+        f"latency p50 / p95:  {latency}  (left image in -> disparity out, through DDS)",
+        f"results:            {result.out_dir.resolve()}",
+        f"node log:           {result.node_log.resolve()}"])

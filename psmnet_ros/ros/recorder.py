@@ -1,0 +1,57 @@
+"""Records what psmnet_node publishes, with arrival times, for the demo and for checks by hand."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, PointCloud2
+from stereo_msgs.msg import DisparityImage
+
+OUTPUTS = (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2),
+           ("disparity/image_color", Image))
+
+
+def stamp_ns(header) -> int:
+    """A header's stamp in integer nanoseconds."""
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+class OutputRecorder(Node):
+    """Subscribes to the node's outputs under ``namespace`` and to its left input image.
+
+    ``arrivals[topic][stamp_ns] = (monotonic seconds, message)``; the input's arrival time
+    per stamp gives each output's end-to-end latency through the node.
+    """
+
+    def __init__(self, namespace: str, input_topic: str, **kwargs):
+        super().__init__("psmnet_recorder", **kwargs)
+        self._lock = threading.Lock()
+        self.arrivals: dict[str, dict[int, tuple[float, object]]] = {}
+        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        topics = [(f"{namespace.rstrip('/')}/{name}", cls) for name, cls in OUTPUTS] + [(input_topic, Image)]
+        self.topics = [t for t, _ in topics]
+        self.input_topic = input_topic
+        for topic, cls in topics:
+            self.arrivals[topic] = {}
+            self.create_subscription(cls, topic, self._callback(topic), qos)
+
+    def _callback(self, topic: str):
+        def record(msg):
+            keep = msg if topic != self.input_topic else None
+            with self._lock:
+                self.arrivals[topic][stamp_ns(msg.header)] = (time.monotonic(), keep)
+        return record
+
+    def count(self, topic: str) -> int:
+        with self._lock:
+            return len(self.arrivals[topic])
+
+    def latencies_ms(self, topic: str) -> np.ndarray:
+        """Output arrival minus input arrival (ms) for every stamp seen on both topics."""
+        with self._lock:
+            inputs = dict(self.arrivals[self.input_topic])
+            outputs = dict(self.arrivals[topic])
+        return np.array([(t - inputs[s][0]) * 1000.0 for s, (t, _) in outputs.items() if s in inputs])

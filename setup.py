@@ -30,6 +30,7 @@ setup(
             "psmnet-eval = psmnet_ros.cli.eval:main",
             "psmnet-train = psmnet_ros.cli.train:main",
             "psmnet-play = psmnet_ros.cli.play:main",
+            "psmnet-bench = psmnet_ros.cli.bench:main",
             "psmnet_node = psmnet_ros.ros.node:main",
         ],
     },

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 
 import cv2
@@ -11,11 +12,13 @@ import torch
 
 from .checkpoint import Checkpoint, apply_weights, load_checkpoint
 from .errors import CheckpointError, InputError
+from .fast import FastConfig, FastEngine, precision_flags, resolve_precision
+from .fast import PRECISIONS  # noqa: F401  re-exported: the command-line tools take their choices from here
 from .preprocess import MIN_SIZE, check_pair, crop_output, to_network_input
 from .psmnet import VARIANTS, build_model
 
 DEFAULTS = {"variant": "stackhourglass", "maxdisp": 192, "align_corners": True}
-PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+_AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -32,40 +35,55 @@ class StereoEstimator:
 
     Build with :meth:`from_checkpoint` or :meth:`random`. ``input_scale`` in (0, 1] runs the
     network on images resized by that factor and returns full-resolution disparities.
+
+    precision: "fp32" (strict: no TF32 on CUDA), "tf32", "fp16", "bf16" or "auto" (see
+    :mod:`psmnet_ros.core.fast.precision`); ``self.precision`` holds the resolved name.
+    fast: True runs :mod:`psmnet_ros.core.fast` (folded BatchNorm, fused last stage, and on
+    CUDA channels-last layouts and CUDA graphs) on a copy of the weights made here, so later
+    changes to ``model`` do not reach it; False runs ``model`` as it is, with autocast for
+    fp16/bf16; None (auto) means True on CUDA, False on the CPU; a
+    :class:`~psmnet_ros.core.fast.FastConfig` picks the fast stages one by one.
+    Calls may come from any thread; they are serialized.
     """
 
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "fp32",
-                 input_scale: float = 1.0, weights: str | None = None):
-        if precision not in PRECISIONS:
-            raise InputError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+                 input_scale: float = 1.0, weights: str | None = None, fast: bool | FastConfig | None = None):
         if not (isinstance(input_scale, (int, float)) and 0 < input_scale <= 1):
             raise InputError(f"input_scale must be in (0, 1], got {input_scale}")
         self.device = resolve_device(device)
-        self.precision = precision
+        self.precision = resolve_precision(precision, self.device)
         self.input_scale = float(input_scale)
         self.weights = weights
         self.model = model.to(self.device).eval()
+        if not isinstance(fast, (bool, FastConfig, type(None))):
+            raise InputError(f"fast must be True, False, None (auto) or a FastConfig, got {fast!r}")
+        if fast is None:
+            fast = self.device.type == "cuda"
+        if fast is True:
+            fast = FastConfig.for_device(self.device)
+        self._engine = FastEngine(self.model, self.device, self.precision, fast) if fast else None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, variant: str | None = None, maxdisp: int | None = None,
                         align_corners: bool | None = None, device: str = "cpu", precision: str = "fp32",
-                        input_scale: float = 1.0) -> "StereoEstimator":
+                        input_scale: float = 1.0, fast: bool | FastConfig | None = None) -> "StereoEstimator":
         """Load a checkpoint. Settings left as None come from the file, else the official defaults."""
         ckpt = load_checkpoint(path)
         settings = _resolve_settings(ckpt, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
         model = build_model(**settings)
         apply_weights(model, ckpt)
-        return cls(model, device, precision, input_scale, weights=ckpt.path)
+        return cls(model, device, precision, input_scale, weights=ckpt.path, fast=fast)
 
     @classmethod
     def random(cls, variant: str = "stackhourglass", maxdisp: int = 192, align_corners: bool = True,
                device: str = "cpu", precision: str = "fp32", input_scale: float = 1.0,
-               seed: int = 0) -> "StereoEstimator":
+               seed: int = 0, fast: bool | FastConfig | None = None) -> "StereoEstimator":
         """Untrained weights (official initialization, seeded): outputs are meaningless."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = build_model(variant, maxdisp, align_corners)
-        return cls(model, device, precision, input_scale, weights=None)
+        return cls(model, device, precision, input_scale, weights=None, fast=fast)
 
     @property
     def variant(self) -> str:
@@ -78,6 +96,11 @@ class StereoEstimator:
     @property
     def align_corners(self) -> bool:
         return self.model.align_corners
+
+    @property
+    def fast(self) -> FastConfig | None:
+        """The fast-path configuration in use, None on the plain path."""
+        return self._engine.config if self._engine else None
 
     @property
     def min_input_size(self) -> tuple[int, int]:
@@ -112,12 +135,19 @@ class StereoEstimator:
         factor = np.float32(w / small_w)
         return [cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR) * factor for d in disparities]
 
-    @torch.inference_mode()
     def _forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
+        with self._lock:
+            if self._engine:
+                return self._engine(lefts, rights)
+            return self._plain_forward(lefts, rights, h, w)
+
+    @torch.inference_mode()
+    def _plain_forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
         left = to_network_input(lefts, self.device)
         right = to_network_input(rights, self.device)
-        dtype = PRECISIONS[self.precision]
-        with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        dtype = _AUTOCAST.get(self.precision)
+        with precision_flags(self.precision, self.device), \
+                torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             disparity = self.model(left, right)
         return crop_output(disparity.float(), h, w).cpu().numpy()
 

@@ -10,9 +10,9 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import ParameterException
 
 from psmnet_ros.core.errors import PSMNetError
+from psmnet_ros.core.fast.precision import PRECISIONS
+from psmnet_ros.core.psmnet import VARIANTS
 
-VARIANTS = ("stackhourglass", "basic")
-PRECISIONS = ("fp32", "fp16", "bf16")
 QOS_CHOICES = ("sensor_data", "reliable")
 RUNTIME = ("min_depth", "max_depth", "max_batch_delay_ms")
 """Parameters that may change while the node runs; all others are read-only."""
@@ -51,7 +51,8 @@ _DESCRIPTIONS = {
                "or 4 (basic)",
     "align_corners": "bilinear/trilinear upsampling with align_corners=True, as the official checkpoints need",
     "device": "torch device: cpu, cuda or cuda:N (cuda falls back to cpu when no GPU is available)",
-    "precision": "inference precision: fp32, fp16 or bf16 (autocast)",
+    "precision": "inference precision: fp32 (strict), tf32, fp16, bf16, or auto (fp16 on CUDA GPUs of "
+                 "compute capability >= 7.0, else fp32); the last stage always runs in fp32",
     "batch_size": "most synchronized pairs of one size per forward pass",
     "max_batch_delay_ms": "longest wait after the oldest waiting pair for a batch to fill (milliseconds)",
     "input_scale": "fraction of the image resolution the network runs at, in (0, 1]; disparities are "

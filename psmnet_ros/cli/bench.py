@@ -1,0 +1,290 @@
+"""psmnet-bench: time the reference PSMNet formulation and every fast variant in one process.
+
+Prints one Markdown table: per variant and batch size, milliseconds per batch and per
+frame, speed-up over the reference row of the same batch size, peak device memory, the
+difference from the official strict-fp32 disparities of ``--reference-dir`` and, with a
+trained ``--checkpoint``, EPE and bad-1 on the Middlebury Motorcycle pair. Timing inputs:
+that pair resized to ``--height`` x ``--width``. ``--node-overhead`` adds a second table:
+the node's per-frame CPU work around the network at KITTI size, with real rclpy publishing.
+"""
+from __future__ import annotations
+
+import argparse
+import select
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..core.errors import InputError
+from ..core.estimator import StereoEstimator
+from ..core.fast.benchmark import (CPU_VARIANTS, VARIANTS, VARIANTS_BY_NAME, Row, build_estimator,
+                                   format_table, middlebury_errors, reference_differences, reference_model,
+                                   release, time_batches)
+from ..core.preprocess import MIN_SIZE
+from ..core.psmnet import VARIANTS as MODEL_VARIANTS
+from ..core.psmnet import build_model
+from .common import one_line_errors
+
+PROG = "psmnet-bench"
+KITTI_SIZE = (1242, 375)
+"""Width and height (pixels) of the node-overhead measurement."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    legend = "\n".join(f"  {v.name:15s} {v.description}{' (CUDA only)' if v.cuda_only else ''}" for v in VARIANTS)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=f"variants:\n{legend}")
+    parser.add_argument("--device", default="cuda", help="cuda[:N] or cpu (default cuda)")
+    parser.add_argument("--height", type=int, default=384, help="image height in pixels (default 384)")
+    parser.add_argument("--width", type=int, default=1248, help="image width in pixels (default 1248)")
+    parser.add_argument("--maxdisp", type=int, default=192, help="disparity range in pixels (default 192)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 4], help="batch sizes (default 1 4)")
+    parser.add_argument("--variant", choices=MODEL_VARIANTS, default="stackhourglass", help="PSMNet variant")
+    parser.add_argument("--checkpoint", help="trained weights: adds EPE / bad-1 on Middlebury Motorcycle "
+                                             "(default: random weights, timing only)")
+    parser.add_argument("--reference-dir", type=Path, help="directory with cases.pt and the reference checkpoints: "
+                                                           "adds the difference from strict fp32")
+    parser.add_argument("--reference-cases", type=int, help="use only the first N reference cases (default all)")
+    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS_BY_NAME), metavar="NAME",
+                        help="rows to run, from the list below (default: all on CUDA; the fp32 ones on the CPU)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls per row, median reported (default 10)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls before timing (default 3)")
+    parser.add_argument("--node-overhead", action="store_true",
+                        help=f"also measure the node's per-frame CPU overhead at {KITTI_SIZE[0]}x{KITTI_SIZE[1]}")
+    return parser
+
+
+def _check_args(args: argparse.Namespace) -> torch.device:
+    if min(args.height, args.width) < MIN_SIZE:
+        raise InputError(f"--height and --width must be at least {MIN_SIZE} px, got {args.height}x{args.width}")
+    if args.maxdisp <= 0 or args.maxdisp % 4:
+        raise InputError(f"--maxdisp must be a positive multiple of 4, got {args.maxdisp}")
+    if min(args.batch) < 1 or args.repeats < 1 or args.warmup < 0:
+        raise InputError("--batch and --repeats must be at least 1 and --warmup at least 0")
+    if args.reference_cases is not None and args.reference_cases < 1:
+        raise InputError(f"--reference-cases must be at least 1, got {args.reference_cases}")
+    if args.reference_dir is not None and not (args.reference_dir / "cases.pt").is_file():
+        raise InputError(f"--reference-dir {args.reference_dir} holds no cases.pt")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise InputError(f"--device {args.device!r} is not a device; use cpu or cuda[:N]") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda requested but torch.cuda.is_available() is False; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise InputError(f"--device {args.device!r}: only cpu and cuda are supported")
+    cuda_only = [v for v in args.variants or () if VARIANTS_BY_NAME[v].cuda_only]
+    if device.type == "cpu" and cuda_only:
+        raise InputError(f"variants {', '.join(cuda_only)} need a CUDA device")
+    return device
+
+
+def _timing_model(args: argparse.Namespace) -> torch.nn.Module:
+    if args.checkpoint:
+        return StereoEstimator.from_checkpoint(args.checkpoint, variant=args.variant, maxdisp=args.maxdisp,
+                                               device="cpu", fast=False).model
+    print(f"{PROG}: no --checkpoint: random weights, timing only (no EPE / bad-1)", file=sys.stderr)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build_model(args.variant, args.maxdisp).eval()
+
+
+def _timing_pair(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    from ..core.datasets.middlebury import MiddleburyMotorcycle
+
+    frame = MiddleburyMotorcycle().load(0)
+    return tuple(cv2.resize(frame[side], (width, height), interpolation=cv2.INTER_AREA) for side in ("left", "right"))
+
+
+def model_rows(args: argparse.Namespace, device: torch.device) -> list[Row]:
+    """Time every requested variant at every batch size; add the accuracy columns that apply."""
+    names = args.variants or (tuple(VARIANTS_BY_NAME) if device.type == "cuda" else CPU_VARIANTS)
+    model = _timing_model(args)
+    pair = _timing_pair(args.width, args.height)
+    cases, reference = None, None
+    if args.reference_dir is not None:
+        cases = torch.load(args.reference_dir / "cases.pt", weights_only=True)
+        reference = reference_model(args.reference_dir, cases, args.variant)
+        cases = cases[args.variant][:args.reference_cases]
+    rows, baseline = [], {}
+    for name in names:
+        variant = VARIANTS_BY_NAME[name]
+        diffs = epe = (None, None)
+        if cases:
+            print(f"{PROG}: {name}: difference from strict fp32 on {len(cases)} reference case(s)", file=sys.stderr)
+            diffs = reference_differences(build_estimator(variant, reference, device), cases)
+            release(device)
+        estimator = build_estimator(variant, model, device)
+        if args.checkpoint:
+            epe = middlebury_errors(estimator)
+        for batch in args.batch:
+            print(f"{PROG}: {name}: timing batch {batch}", file=sys.stderr, flush=True)
+            timing = time_batches(estimator, [pair] * batch, args.warmup, args.repeats)
+            per_frame = timing.ms_per_batch / batch
+            if name == "reference":
+                baseline[batch] = per_frame
+            rows.append(Row(name, batch, timing.ms_per_batch,
+                            baseline[batch] / per_frame if batch in baseline else None,
+                            timing.peak_bytes, *diffs, *epe))
+        del estimator
+        release(device)
+    return rows
+
+
+_LISTENER = """
+import json, sys, threading
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image, PointCloud2
+from stereo_msgs.msg import DisparityImage
+context = Context()
+rclpy.init(context=context)
+node = Node("psmnet_bench_listener", context=context)
+received = {}
+
+def count(name):
+    received[name] += 1
+    if received[name] == 1 and min(received.values()) == 1:
+        print("complete", flush=True)
+
+for name, msg_type in (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2)):
+    received[name] = 0
+    node.create_subscription(msg_type, "bench_subscribed/" + name, lambda msg, n=name: count(n), 1)
+executor = SingleThreadedExecutor(context=context)
+executor.add_node(node)
+spinner = threading.Thread(target=executor.spin)
+spinner.start()
+sys.stdin.read()
+executor.shutdown()
+spinner.join()
+node.destroy_node()
+context.try_shutdown()
+print(json.dumps(received), flush=True)
+"""
+"""A subscriber process on the three subscribed topics: prints "complete" once each has delivered a
+message, and its message counts (JSON) when stdin closes."""
+
+
+def node_overhead(repeats: int) -> list[tuple[str, float]]:
+    """Median milliseconds of each per-frame CPU step of the node at KITTI size, rclpy publishing included.
+
+    Inputs are rgb8 Image messages of the Motorcycle pair resized to KITTI size and a
+    synthetic disparity ramp; the camera is KITTI-like. Publishing is timed twice: on topics
+    nobody subscribes to, and on topics a subscriber in another process receives (ROS domain
+    and discovery range from the environment).
+    """
+    import subprocess
+
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image, PointCloud2
+    from std_msgs.msg import Header
+    from stereo_msgs.msg import DisparityImage
+
+    from ..core.geometry import depth_to_points, disparity_to_depth
+    from ..ros.conversions import disparity_msg, float_image_msg, image_to_rgb, pointcloud2_msg, rgb_image_msg
+
+    width, height = KITTI_SIZE
+    fx, baseline_m, maxdisp = 721.5377, 0.5327, 192
+    camera = np.array([[fx, 0.0, (width - 1) / 2], [0.0, fx, (height - 1) / 2], [0.0, 0.0, 1.0]])
+    left, right = _timing_pair(width, height)
+    disparity = np.broadcast_to(np.linspace(2.0, 120.0, height, dtype=np.float32)[:, None], (height, width)).copy()
+    header = Header(frame_id="camera")
+    images = [rgb_image_msg(left, header), rgb_image_msg(right, header)]
+    steps: dict[str, list[float]] = {}
+
+    def timed(step, fn, *fn_args):
+        start = time.perf_counter()
+        result = fn(*fn_args)
+        steps.setdefault(step, []).append((time.perf_counter() - start) * 1000.0)
+        return result
+
+    listener = subprocess.Popen([sys.executable, "-c", _LISTENER], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    context = Context()
+    rclpy.init(context=context)
+    node = Node("psmnet_bench", context=context)
+    try:
+        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2}
+        quiet = {n: node.create_publisher(t, f"bench_unsubscribed/{n}", 1) for n, t in types.items()}
+        heard = {n: node.create_publisher(t, f"bench_subscribed/{n}", 1) for n, t in types.items()}
+        deadline = time.monotonic() + 30.0
+        while any(p.get_subscription_count() < 1 for p in heard.values()):
+            if time.monotonic() > deadline or listener.poll() is not None:
+                raise InputError("node overhead: the subscriber process was not discovered within 30 s")
+            time.sleep(0.05)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            timed("Image -> RGB array (left + right)", lambda: [image_to_rgb(m) for m in images])
+            depth = timed("disparity -> depth", disparity_to_depth, disparity, fx, baseline_m)
+            points = timed("depth -> points", depth_to_points, depth, camera)
+            messages = {
+                "disparity": timed("DisparityImage message", disparity_msg, disparity, header, fx, baseline_m,
+                                   0.0, float(maxdisp - 1), 1.0 / 16, (0, 0, width, height)),
+                "depth": timed("depth Image message", float_image_msg, depth, header),
+                "points2": timed("PointCloud2 message", pointcloud2_msg, points, left, header)}
+            timed("publish 3 messages, subscribed", lambda: [heard[n].publish(m) for n, m in messages.items()])
+            steps.setdefault("total, subscribed", []).append((time.perf_counter() - start) * 1000.0)
+            timed("publish 3 messages, no subscriber", lambda: [quiet[n].publish(m) for n, m in messages.items()])
+        delivered = _wait_for_line(listener, "complete", timeout_s=30.0, keep_publishing=lambda: [
+            heard[n].publish(m) for n, m in messages.items()])
+    finally:
+        node.destroy_node()
+        context.try_shutdown()
+        try:
+            counts, _ = listener.communicate("", timeout=30)
+        except subprocess.TimeoutExpired:
+            listener.kill()
+            counts, _ = listener.communicate()
+    if not delivered:
+        raise InputError(f"node overhead: the subscriber process did not receive every topic within 30 s "
+                         f"(counts {counts.strip() or 'unknown'})")
+    return [(step, statistics.median(values)) for step, values in steps.items()]
+
+
+def _wait_for_line(process, line: str, timeout_s: float, keep_publishing) -> bool:
+    """Whether ``process`` prints ``line`` within the timeout; ``keep_publishing()`` runs every second meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            text = process.stdout.readline()
+            if text.strip() == line:
+                return True
+            if not text:
+                return False
+        else:
+            keep_publishing()
+    return False
+
+
+def format_overhead(medians: list[tuple[str, float]]) -> str:
+    lines = [f"| node step, {KITTI_SIZE[0]}x{KITTI_SIZE[1]} | median ms |", "|---|---|"]
+    return "\n".join(lines + [f"| {step} | {ms:.2f} |" for step, ms in medians])
+
+
+@one_line_errors(PROG)
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    device = _check_args(args)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"PSMNet {args.variant}, {args.width}x{args.height}, maxdisp {args.maxdisp}, on {name} "
+          f"(torch {torch.__version__}); median of {args.repeats} after {args.warmup} warm-up")
+    print(format_table(model_rows(args, device)))
+    if args.node_overhead:
+        print()
+        print(format_overhead(node_overhead(args.repeats)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

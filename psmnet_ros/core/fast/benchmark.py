@@ -1,0 +1,177 @@
+"""What ``psmnet-bench`` measures: the inference variants, their timing, memory and accuracy.
+
+Every variant is a :class:`~psmnet_ros.core.estimator.StereoEstimator` over the same plain
+model, timed end to end through ``predict_batch`` (numpy in, numpy out: host copies included).
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..checkpoint import apply_weights, load_checkpoint
+from ..estimator import StereoEstimator
+from ..metrics import error_counts
+from ..psmnet import build_model
+from .model import FastConfig
+from .official_style import official_style_copy
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row family of the benchmark: a precision and a fast-path configuration (None: plain path)."""
+
+    name: str
+    description: str
+    precision: str = "fp32"
+    fast: FastConfig | None = None
+    official_style: bool = False
+    cuda_only: bool = False
+
+
+VARIANTS = (
+    Variant("reference", "plain model, eager, strict fp32: the official formulation"),
+    Variant("official-style", "reference with the official per-frame zeroed host cost volume and per-shift loop",
+            official_style=True),
+    Variant("fold-bn", "BatchNorm folded, one feature pass for both images",
+            fast=FastConfig(fused_last_stage=False)),
+    Variant("fused", "fold-bn + fused last stage (no full probability volume)", fast=FastConfig()),
+    Variant("tf32-cl", "fused + TF32 convolutions + channels_last(_3d)", "tf32",
+            FastConfig(channels_last=True), cuda_only=True),
+    Variant("bf16-cl", "fused + bf16 convolutions + channels_last(_3d)", "bf16",
+            FastConfig(channels_last=True), cuda_only=True),
+    Variant("fp16-cl", "fused + fp16 convolutions + channels_last(_3d)", "fp16",
+            FastConfig(channels_last=True), cuda_only=True),
+    Variant("fp16-cl-graph", "fp16-cl + one CUDA graph per input shape", "fp16",
+            FastConfig(channels_last=True, cuda_graph=True), cuda_only=True),
+)
+VARIANTS_BY_NAME = {v.name: v for v in VARIANTS}
+CPU_VARIANTS = tuple(v.name for v in VARIANTS if not v.cuda_only)
+
+
+def build_estimator(variant: Variant, model: nn.Module, device: torch.device) -> StereoEstimator:
+    """An estimator running ``variant`` with a copy of the plain ``model``'s weights."""
+    plain = official_style_copy(model) if variant.official_style else copy.deepcopy(model)
+    return StereoEstimator(plain, device, variant.precision, fast=variant.fast or False)
+
+
+def reference_model(reference_dir: Path, cases: dict, model_variant: str) -> nn.Module:
+    """The plain model with the reference checkpoint of ``model_variant`` (CPU)."""
+    meta = cases["meta"]
+    model = build_model(model_variant, meta["maxdisp"], meta["align_corners"])
+    apply_weights(model, load_checkpoint(Path(reference_dir) / meta["checkpoints"][model_variant]))
+    return model.eval()
+
+
+@dataclass
+class Timing:
+    """Median milliseconds per ``predict_batch`` call and peak device memory (bytes; None on the CPU)."""
+
+    ms_per_batch: float
+    peak_bytes: int | None
+
+
+def _now(device: torch.device):
+    if device.type == "cuda":
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+    return time.perf_counter()
+
+
+def _elapsed_ms(start, end, device: torch.device) -> float:
+    if device.type == "cuda":
+        end.synchronize()
+        return start.elapsed_time(end)
+    return (end - start) * 1000.0
+
+
+def time_batches(estimator: StereoEstimator, pairs: list, warmup: int, repeats: int) -> Timing:
+    """Warm up, then the median over ``repeats`` timed calls (CUDA events on a GPU, perf_counter on the CPU).
+
+    Peak memory on CUDA: the larger of the peak allocated during the timed calls and the memory
+    reserved afterwards once the cache is emptied (which holds what CUDA graphs keep), so
+    cudnn.benchmark's trial workspaces during warm-up do not count.
+    """
+    device = estimator.device
+    for _ in range(warmup):
+        estimator.predict_batch(pairs)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(repeats):
+        start = _now(device)
+        estimator.predict_batch(pairs)
+        times.append(_elapsed_ms(start, _now(device), device))
+    peak = None
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        peak = max(torch.cuda.max_memory_allocated(device), torch.cuda.memory_reserved(device))
+    return Timing(statistics.median(times), peak)
+
+
+def reference_differences(estimator: StereoEstimator, cases: list[dict]) -> tuple[float, float]:
+    """Mean and max |disparity - official strict-fp32 disparity| (pixels) over the pixels of ``cases``."""
+    diffs = [np.abs(estimator.predict(c["left"].numpy(), c["right"].numpy()) - c["disparity"].numpy()).ravel()
+             for c in cases]
+    every = np.concatenate(diffs)
+    return float(every.mean(dtype=np.float64)), float(every.max())
+
+
+def middlebury_errors(estimator: StereoEstimator) -> tuple[float, float]:
+    """EPE (pixels) and bad-1 (fraction) on the Middlebury Motorcycle pair (unknown ground truth skipped)."""
+    from ..datasets.middlebury import MiddleburyMotorcycle
+
+    frame = MiddleburyMotorcycle().load(0)
+    counts = error_counts(estimator.predict(frame["left"], frame["right"]), frame["disparity"])
+    return counts.epe, counts.bad1_rate
+
+
+def release(device: torch.device) -> None:
+    """Free what a finished variant left behind, so the next one's memory is measured alone."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
+
+
+@dataclass
+class Row:
+    """One line of the benchmark table (None: not measured)."""
+
+    variant: str
+    batch: int
+    ms_per_batch: float
+    speedup: float | None = None
+    peak_bytes: int | None = None
+    mean_diff: float | None = None
+    max_diff: float | None = None
+    epe: float | None = None
+    bad1: float | None = None
+
+
+COLUMNS = ("variant", "batch", "ms/batch", "ms/frame", "speed-up", "peak MiB", "mean diff px", "max diff px",
+           "EPE px", "bad-1 %")
+
+
+def format_table(rows: list[Row]) -> str:
+    """A Markdown table with :data:`COLUMNS`; "n/a" where a value was not measured."""
+    def num(value, fmt):
+        return "n/a" if value is None else format(value, fmt)
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    for r in rows:
+        cells = [r.variant, str(r.batch), num(r.ms_per_batch, ".1f"), num(r.ms_per_batch / r.batch, ".1f"),
+                 num(r.speedup, ".2f"), num(None if r.peak_bytes is None else r.peak_bytes / 2**20, ".0f"),
+                 num(r.mean_diff, ".4f"), num(r.max_diff, ".4f"), num(r.epe, ".3f"),
+                 num(None if r.bad1 is None else 100 * r.bad1, ".2f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

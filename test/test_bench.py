@@ -1,0 +1,135 @@
+"""psmnet-bench on the CPU at a small size: the table's rows and columns, the accuracy columns of the
+fp32 variants, the node-overhead table (real rclpy publishing, ROS domain 60), and bad input."""
+import contextlib
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from psmnet_ros.cli.bench import main
+from psmnet_ros.core.datasets.middlebury import MiddleburyMotorcycle
+from psmnet_ros.core.fast.benchmark import middlebury_errors
+
+COLUMNS = ["variant", "batch", "ms/batch", "ms/frame", "speed-up", "peak MiB", "mean diff px", "max diff px",
+           "EPE px", "bad-1 %"]
+FP32_VARIANTS = ["reference", "official-style", "fold-bn", "fused"]
+CPU_TEST_VARIANTS = ["reference", "fold-bn", "fused"]  # official-style: slow on the CPU, its volume is unit-tested
+
+
+def _run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _tables(text):
+    """Markdown tables of the output: lists of rows, each a list of cells (separator lines dropped)."""
+    tables, current = [], None
+    for line in text.splitlines():
+        if line.startswith("|"):
+            if current is None:
+                current = []
+                tables.append(current)
+            if not line.startswith("|---"):
+                current.append([cell.strip() for cell in line.strip("|").split("|")])
+        else:
+            current = None
+    return tables
+
+
+@pytest.fixture(scope="module")
+def cpu_run(reference_dir):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ROS_DOMAIN_ID", "60")
+        env.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        code, out, err = _run(["--device", "cpu", "--height", "256", "--width", "256", "--maxdisp", "48",
+                               "--batch", "1", "2", "--repeats", "2", "--warmup", "0",
+                               "--variants", *CPU_TEST_VARIANTS, "--reference-dir", str(reference_dir),
+                               "--reference-cases", "1", "--node-overhead"])
+    assert code == 0, err
+    return out
+
+
+def test_table_has_every_variant_and_batch(cpu_run):
+    table, overhead = _tables(cpu_run)
+    assert table[0] == COLUMNS
+    rows = table[1:]
+    assert [(r[0], r[1]) for r in rows] == [(v, b) for v in CPU_TEST_VARIANTS for b in ("1", "2")]
+    for variant, batch, ms_batch, ms_frame, speedup, peak, *_ in rows:
+        assert float(ms_batch) > 0
+        assert float(ms_frame) == pytest.approx(float(ms_batch) / int(batch), abs=0.06)
+        assert float(speedup) > 0
+        assert peak == "n/a"  # device memory is a CUDA measurement
+    assert all(r[4] == "1.00" for r in rows if r[0] == "reference")
+
+
+def test_fp32_variants_reproduce_strict_fp32(cpu_run):
+    """Difference from the official strict-fp32 disparities of the 256x512 reference case."""
+    for row in _tables(cpu_run)[0][1:]:
+        mean_diff, max_diff = float(row[6]), float(row[7])
+        assert 0 <= mean_diff <= 0.01, row
+        assert mean_diff <= max_diff <= 0.5, row
+        assert row[8] == row[9] == "n/a"  # EPE / bad-1 need a trained --checkpoint
+
+
+def test_node_overhead_table(cpu_run):
+    overhead = _tables(cpu_run)[1]
+    assert overhead[0] == ["node step, 1242x375", "median ms"]
+    steps = {step: float(ms) for step, ms in overhead[1:]}
+    for step in ("Image -> RGB array (left + right)", "disparity -> depth", "depth -> points",
+                 "DisparityImage message", "depth Image message", "PointCloud2 message",
+                 "publish 3 messages, subscribed", "publish 3 messages, no subscriber", "total, subscribed"):
+        assert steps[step] >= 0, step
+    parts = [v for k, v in steps.items() if k not in ("total, subscribed", "publish 3 messages, no subscriber")]
+    assert steps["total, subscribed"] >= 0.9 * sum(parts) - 0.1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--height", "100"], "--height and --width must be at least 241 px"),
+    (["--maxdisp", "50"], "--maxdisp must be a positive multiple of 4"),
+    (["--batch", "0"], "--batch and --repeats must be at least 1"),
+    (["--variants", "fp16-cl"], "variants fp16-cl need a CUDA device"),
+    (["--reference-dir", "/nonexistent"], "holds no cases.pt"),
+    (["--device", "tpu"], "is not a device"),
+])
+def test_bad_arguments_give_one_line(argv, message):
+    code, out, err = _run(["--device", "cpu", *argv] if "--device" not in argv else argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("psmnet-bench: error: ") and message in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+def test_cuda_without_gpu_is_refused():
+    code, _, err = _run(["--device", "cuda"])
+    assert code == 2 and "torch.cuda.is_available() is False" in err
+
+
+def test_middlebury_errors_from_first_principles():
+    """EPE and bad-1 of a prediction equal to the ground truth plus a known offset, on the known pixels."""
+    truth = MiddleburyMotorcycle().load(0)["disparity"]
+
+    class Offset:
+        def __init__(self, offset):
+            self.offset = offset
+
+        def predict(self, left, right):
+            return np.where(np.isfinite(truth), truth + self.offset, 0).astype(np.float32)
+
+    assert middlebury_errors(Offset(0.0)) == (0.0, 0.0)
+    epe, bad1 = middlebury_errors(Offset(1.5))
+    assert epe == pytest.approx(1.5, abs=1e-5) and bad1 == 1.0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; torch.cuda.is_available() is False")
+def test_cuda_table_has_every_variant(reference_dir):
+    code, out, err = _run(["--device", "cuda", "--height", "256", "--width", "512", "--batch", "1", "2",
+                           "--repeats", "3", "--warmup", "2", "--reference-dir", str(reference_dir)])
+    assert code == 0, err
+    rows = _tables(out)[0][1:]
+    assert {r[0] for r in rows} >= {"reference", "fused", "fp16-cl", "fp16-cl-graph"}
+    for row in rows:
+        assert float(row[5]) > 0  # peak MiB measured on CUDA
+        if row[0] in FP32_VARIANTS:
+            assert float(row[6]) <= 0.01 and float(row[7]) <= 0.5, row

@@ -1,0 +1,324 @@
+"""The fast inference path (psmnet_ros.core.fast) against the plain fp32 formulation.
+
+CPU checks: BatchNorm folding layer by layer against PyTorch's own BatchNorm, the fused
+last stage against soft_argmin and F.interpolate, the cost volume against its definition,
+the whole fast estimator against the official reference disparities, and the last stage's
+peak memory measured in a subprocess. The CUDA-graph, pinned-memory and TF32 parts need a
+GPU: those tests skip without one.
+"""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from psmnet_ros.core import InputError, StereoEstimator
+from psmnet_ros.core.cost_volume import concat_cost_volume
+from psmnet_ros.core.datasets.middlebury import MiddleburyMotorcycle
+from psmnet_ros.core.fast import (CudaGraphRunner, FastConfig, fold_batchnorm, folded_conv, fused_soft_argmin,
+                                  linear_interpolation_matrix, precision_flags, resolve_precision)
+from psmnet_ros.core.fast.cost_volume import concat_cost_volume_into
+from psmnet_ros.core.fast.official_style import official_cost_volume, official_style_copy
+from psmnet_ros.core.hourglass import Hourglass
+from psmnet_ros.core.layers import classifier_3d
+from psmnet_ros.core.psmnet import build_model
+from psmnet_ros.core.regression import soft_argmin
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="needs a CUDA GPU (CUDA graphs, pinned memory, TF32); "
+                                       "torch.cuda.is_available() is False")
+
+
+def _randomize_batchnorm(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm non-trivial statistics and affine parameters, so folding is really tested."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen))
+            m.running_var.copy_(torch.rand(n, generator=gen) * 2 + 0.2)
+            m.weight.data.copy_(torch.randn(n, generator=gen))
+            m.bias.data.copy_(torch.randn(n, generator=gen))
+    return module.eval()
+
+
+# ------------------------------------------------------------------------------------------ BatchNorm folding
+@pytest.mark.parametrize("conv, bn, shape", [
+    (nn.Conv2d(5, 7, 3, padding=1, bias=False), nn.BatchNorm2d(7), (2, 5, 9, 11)),
+    (nn.Conv2d(5, 7, 3, stride=2, padding=2, dilation=2, bias=True), nn.BatchNorm2d(7), (1, 5, 12, 10)),
+    (nn.Conv3d(4, 6, 3, stride=2, padding=1, bias=False), nn.BatchNorm3d(6), (1, 4, 6, 8, 7)),
+    # in != out channels: a scale applied on the wrong weight dimension cannot pass.
+    (nn.ConvTranspose3d(6, 4, 3, padding=1, output_padding=1, stride=2, bias=False), nn.BatchNorm3d(4),
+     (1, 6, 3, 4, 5)),
+], ids=["conv2d", "conv2d-dilated-bias", "conv3d", "convtranspose3d"])
+def test_folded_conv_equals_conv_then_batchnorm(conv, bn, shape):
+    torch.manual_seed(1)
+    pair = _randomize_batchnorm(nn.Sequential(conv, bn))
+    x = torch.randn(shape)
+    with torch.no_grad():
+        expected = pair(x)
+        folded = folded_conv(conv, bn)
+        got = folded(x)
+    assert folded.bias is not None and bn.running_mean.abs().sum() > 0
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_folded_conv_hand_computed():
+    """1x1 convolution, weight 2, BN mean 1, var 3, eps 1, gamma 4, beta 5: y = 4 * (2x - 1) / 2 + 5 = 4x + 3."""
+    conv = nn.Conv2d(1, 1, 1, bias=False)
+    conv.weight.data.fill_(2.0)
+    bn = nn.BatchNorm2d(1, eps=1.0).eval()
+    bn.running_mean.fill_(1.0)
+    bn.running_var.fill_(3.0)
+    bn.weight.data.fill_(4.0)
+    bn.bias.data.fill_(5.0)
+    folded = folded_conv(conv, bn)
+    assert folded.weight.item() == pytest.approx(4.0) and folded.bias.item() == pytest.approx(3.0)
+
+
+def test_fold_batchnorm_copies_and_leaves_the_model_untouched():
+    model = _randomize_batchnorm(build_model("stackhourglass", 48))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batchnorms = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in folded.modules())
+    assert sum(isinstance(m, nn.Identity) for m in folded.modules()) == batchnorms
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all(p.requires_grad for p in model.parameters())
+    assert not any(p.requires_grad for p in folded.parameters())
+
+
+def test_folded_hourglass_and_classifier_match():
+    torch.manual_seed(2)
+    hourglass = _randomize_batchnorm(Hourglass(8), seed=3)
+    head = _randomize_batchnorm(classifier_3d(8), seed=4)
+    x = torch.randn(1, 8, 8, 12, 16)
+    with torch.no_grad():
+        expected = hourglass(x, None, None)
+        got = fold_batchnorm(hourglass)(x, None, None)
+        for e, g in zip(expected, got):
+            torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fold_batchnorm(head)(x), head(x), rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ fused last stage
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("out_size, in_size", [(192, 48), (7, 3), (3, 8), (5, 1), (4, 4)])
+def test_interpolation_matrix_matches_f_interpolate(out_size, in_size, align_corners):
+    x = torch.randn(1, 1, in_size)
+    expected = F.interpolate(x, out_size, mode="linear", align_corners=align_corners)[0, 0]
+    matrix = linear_interpolation_matrix(out_size, in_size, align_corners)
+    torch.testing.assert_close(matrix @ x[0, 0], expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(matrix.sum(1), torch.ones(out_size), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("height, width", [(36, 52), (37, 50)])
+def test_fused_soft_argmin_matches_soft_argmin(align_corners, height, width):
+    # Scores with the spread of the reference model's final scores (std about 9, range about +-70).
+    gen = torch.Generator().manual_seed(5)
+    scores = torch.randn(2, 1, 12, 9, 13, generator=gen) * 10
+    expected = soft_argmin(scores, 48, height, width, align_corners)
+    band = 2 * 48 * width * 5  # five rows a band: several bands and a shorter last one
+    got = fused_soft_argmin(scores, 48, height, width, align_corners, chunk_elements=band)
+    assert got.shape == expected.shape == (2, height, width)
+    assert (got - expected).abs().max().item() <= 1e-4
+
+
+def test_fused_soft_argmin_of_one_peak():
+    """A single dominant score plane gives that plane's disparity: plane k of D/4 sits at disparity k * 4 (align
+    corners False: (k + 0.5) * 4 - 0.5), nearly all softmax mass on it."""
+    scores = torch.zeros(1, 1, 12, 4, 4)
+    scores[:, :, 5] = 100.0
+    got = fused_soft_argmin(scores, 48, 16, 16, align_corners=False)
+    torch.testing.assert_close(got, torch.full((1, 16, 16), 5 * 4 + 1.5), rtol=0, atol=1e-3)
+
+
+_MEMORY_PROBE = """
+import torch
+from psmnet_ros.core.fast import fused_soft_argmin
+from psmnet_ros.core.regression import soft_argmin
+torch.set_num_threads(1)
+scores = torch.randn(1, 1, 48, 64, 128) * 10
+def status_mib(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":")) / 1024
+def peak_mib(fn):
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the resident-set high-water mark (VmHWM) to the current size
+    base = status_mib("VmRSS")
+    fn()
+    return status_mib("VmHWM") - base
+fused_soft_argmin(scores, 192, 64, 64, True)  # first calls at a tiny size: code paths warmed up
+soft_argmin(scores, 192, 64, 64, True)
+print(peak_mib(lambda: fused_soft_argmin(scores, 192, 256, 512, True, chunk_elements=1 << 22)),
+      peak_mib(lambda: soft_argmin(scores, 192, 256, 512, True)))
+"""
+
+
+@pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux /proc/self/clear_refs")
+def test_fused_last_stage_needs_far_less_memory():
+    """Peak resident memory above the start, at 1 x 192 x 256 x 512, measured in a fresh process.
+
+    One full float32 volume is 192*256*512*4 B = 96 MiB; soft_argmin holds at least two at once.
+    Fused: the 48-plane bilinear result (24 MiB), two 16 MiB bands, a 4 MiB band copy, BLAS workspace:
+    less than one full volume.
+    """
+    # A fixed mmap threshold makes glibc map every block over 64 KiB on its own and unmap it when freed,
+    # so the resident size follows the live tensors instead of the heap's reuse pattern.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE], capture_output=True, text=True, timeout=120,
+                         check=True, env=env).stdout
+    fused_mib, plain_mib = (float(v) for v in out.split())
+    print(f"last-stage peak: fused {fused_mib:.0f} MiB, plain {plain_mib:.0f} MiB")
+    assert plain_mib >= 2 * 96
+    assert fused_mib < 96
+    assert fused_mib <= 0.35 * plain_mib
+
+
+# ------------------------------------------------------------------------------------------ cost volume
+def _cost_volume_by_definition(left: np.ndarray, right: np.ndarray, shifts: int) -> np.ndarray:
+    """volume[:, :C, i, :, x] = left[..., x] and volume[:, C:, i, :, x] = right[..., x - i] for x >= i, else 0."""
+    n, c, h, w = left.shape
+    volume = np.zeros((n, 2 * c, shifts, h, w), dtype=left.dtype)
+    for i in range(shifts):
+        for x in range(i, w):
+            volume[:, :c, i, :, x] = left[..., x]
+            volume[:, c:, i, :, x] = right[..., x - i]
+    return volume
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last_3d])
+def test_cost_volume_builders_match_the_definition(memory_format):
+    gen = torch.Generator().manual_seed(6)
+    left, right = torch.randn(2, 4, 5, 20, generator=gen), torch.randn(2, 4, 5, 20, generator=gen)
+    expected = torch.from_numpy(_cost_volume_by_definition(left.numpy(), right.numpy(), 7))
+    fast = concat_cost_volume_into(left, right, 7, memory_format)
+    assert fast.is_contiguous(memory_format=memory_format)
+    assert torch.equal(fast, expected)
+    assert torch.equal(official_cost_volume(left, right, 7), expected)
+    assert torch.equal(concat_cost_volume(left, right, 7), expected)
+
+
+def test_official_style_model_builds_the_same_volume():
+    model = _randomize_batchnorm(build_model("basic", 16))
+    official = official_style_copy(model)
+    gen = torch.Generator().manual_seed(8)
+    left, right = torch.randn(1, 3, 256, 256, generator=gen), torch.randn(1, 3, 256, 256, generator=gen)
+    with torch.no_grad():
+        assert torch.equal(official.cost_volume(left, right), model.cost_volume(left, right))
+
+
+# ------------------------------------------------------------------------------------------ precision policy
+def test_precision_policy_on_cpu():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32"
+    assert [resolve_precision(p, cpu) for p in ("fp32", "tf32", "fp16", "bf16")] == ["fp32", "tf32", "fp16", "bf16"]
+    with pytest.raises(InputError, match="unknown precision 'fp64'"):
+        resolve_precision("fp64", cpu)
+
+
+# ------------------------------------------------------------------------------------------ the estimator
+def test_fast_option_resolution_on_cpu():
+    assert StereoEstimator.random(maxdisp=48).fast is None  # auto: off on the CPU
+    config = StereoEstimator.random(maxdisp=48, fast=True).fast
+    assert config == FastConfig(fused_last_stage=True, channels_last=False, cuda_graph=False)
+    assert StereoEstimator.random(maxdisp=48, precision="auto").precision == "fp32"
+    with pytest.raises(InputError, match="fast must be"):
+        StereoEstimator.random(maxdisp=48, fast="yes")
+
+
+def test_building_the_fast_path_leaves_the_global_rng_alone():
+    model = build_model("basic", 48)
+    state = torch.get_rng_state()
+    StereoEstimator(model, fast=True)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_fast_estimator_reproduces_reference_disparities(reference_dir, reference_cases):
+    """Folded BN + fused last stage + channels_last layouts, strict fp32, on the 256x512 official case."""
+    path = reference_dir / reference_cases["meta"]["checkpoints"]["stackhourglass"]
+    est = StereoEstimator.from_checkpoint(path, fast=FastConfig(channels_last=True))
+    case = reference_cases["stackhourglass"][0]
+    disparity = est.predict(case["left"].numpy(), case["right"].numpy())
+    diff = np.abs(disparity - case["disparity"].numpy())
+    print(f"fast path vs official: mean |diff| {diff.mean():.5f} px, max {diff.max():.4f} px")
+    assert disparity.dtype == np.float32 and disparity.shape == case["disparity"].shape
+    assert diff.mean() <= 0.01 and diff.max() <= 0.5
+    # The plain model the estimator exposes keeps its BatchNorm layers (the fast copy is separate).
+    assert any(isinstance(m, nn.BatchNorm3d) for m in est.model.modules())
+
+
+def test_fast_batch_from_a_worker_thread_matches_plain_path():
+    """align_corners False and the basic variant through predict_batch, called as the node does (worker thread)."""
+    frame = MiddleburyMotorcycle().load(0)
+    left, right = frame["left"], frame["right"]
+    pairs = [(left[:256, :256].copy(), right[:256, :256].copy()),
+             (left[200:456, 300:556].copy(), right[200:456, 300:556].copy())]
+    plain = StereoEstimator.random("basic", maxdisp=48, align_corners=False, fast=False).predict_batch(pairs)
+    fast = StereoEstimator.random("basic", maxdisp=48, align_corners=False, fast=True)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(out=fast.predict_batch(pairs)))
+    worker.start()
+    worker.join()
+    for p, f in zip(plain, result["out"]):
+        assert f.shape == p.shape == (256, 256)
+        assert np.abs(f - p).mean() <= 0.01 and np.abs(f - p).max() <= 0.5
+
+
+# ------------------------------------------------------------------------------------------ CUDA only
+@needs_cuda
+def test_cuda_graph_runner_replays_and_records_per_shape():
+    conv = nn.Conv2d(3, 4, 3, padding=1).cuda().eval()
+
+    def fn(x):
+        return conv(x).relu() * 2
+
+    runner = CudaGraphRunner(fn, warmup=2)
+    with torch.inference_mode():
+        for shape in [(1, 3, 16, 16), (1, 3, 16, 16), (2, 3, 8, 24), (1, 3, 16, 16)]:
+            x = torch.randn(shape, device="cuda")
+            torch.testing.assert_close(runner(x).clone(), fn(x))
+    assert len(runner.recorded_shapes) == 2
+
+
+@needs_cuda
+def test_cuda_fast_estimator_strict_fp32_reproduces_reference(reference_dir, reference_cases):
+    path = reference_dir / reference_cases["meta"]["checkpoints"]["stackhourglass"]
+    est = StereoEstimator.from_checkpoint(path, device="cuda", precision="fp32")
+    assert est.fast == FastConfig.for_device(torch.device("cuda"))
+    for case in reference_cases["stackhourglass"]:
+        for _ in range(2):  # first call records the CUDA graph, second replays it
+            diff = np.abs(est.predict(case["left"].numpy(), case["right"].numpy()) - case["disparity"].numpy())
+            assert diff.mean() <= 0.01 and diff.max() <= 0.5
+    assert all(buffer.is_pinned() for buffer in est._engine._pinned.values())
+
+
+@needs_cuda
+def test_cuda_precision_flags_are_restored():
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark)
+    with precision_flags("tf32", torch.device("cuda"), benchmark=True):
+        assert (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark) == (True, False, True)
+    with precision_flags("fp32", torch.device("cuda")):
+        assert not cudnn.allow_tf32 and not matmul.allow_tf32
+    assert (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark) == before
+
+
+@needs_cuda
+@pytest.mark.parametrize("precision", ["tf32", "fp16", "bf16"])
+def test_cuda_reduced_precision_runs(reference_dir, reference_cases, precision):
+    """Information only: with untrained reference weights reduced precision moves the output by about
+    0.6 (tf32) to 5 (bf16) px (reference README); accepting it needs EPE with trained weights."""
+    path = reference_dir / reference_cases["meta"]["checkpoints"]["stackhourglass"]
+    est = StereoEstimator.from_checkpoint(path, device="cuda", precision=precision)
+    case = reference_cases["stackhourglass"][0]
+    disparity = est.predict(case["left"].numpy(), case["right"].numpy())
+    assert np.isfinite(disparity).all() and disparity.shape == case["disparity"].shape
+    print(f"{precision}: mean |diff| from strict fp32 "
+          f"{np.abs(disparity - case['disparity'].numpy()).mean():.3f} px (information only)")

@@ -186,7 +186,7 @@ def test_stereo_folder(tmp_path):
     with pytest.raises(InputError, match="do not pair up: b.png .* against c.png"):
         StereoFolder(tmp_path / "l", tmp_path / "r")
     (tmp_path / "r" / "c.png").unlink()
-    with pytest.raises(InputError, match="has 2 images but .* has 1"):
+    with pytest.raises(InputError, match="mismatched frame counts: .* has 2 images, .* has 1"):
         StereoFolder(tmp_path / "l", tmp_path / "r")
 
 

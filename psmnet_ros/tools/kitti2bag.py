@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from ..core.calibration import kitti_stereo_calibration
+from ..core.datasets.folder import pair_images
 from ..core.errors import InputError
 from .bag_writer import write_stereo_bag
 
@@ -125,25 +126,12 @@ def _require_dir(path: Path, what: str) -> Path:
     return path
 
 
-def _pair_files(left_dir: Path, right_dir: Path, pattern: str) -> tuple[list[Path], list[Path]]:
-    left = sorted(left_dir.glob(pattern))
-    right = sorted(right_dir.glob(pattern))
-    if not left:
-        raise InputError(f"no {pattern} images in {left_dir}")
-    if len(left) != len(right):
-        raise InputError(f"mismatched frame counts: {left_dir} has {len(left)} images, {right_dir} has {len(right)}")
-    for a, b in zip(left, right):
-        if a.name != b.name:
-            raise InputError(f"left and right frames do not pair up: {a} against {b}")
-    return left, right
-
-
 def _raw_source(src: Path, kind: str) -> KittiStereoSource:
     left_name, right_name, cameras = RAW_CAMERAS[kind]
     what = "not a KITTI raw drive"
     left_dir = _require_dir(src / left_name / "data", what)
     right_dir = _require_dir(src / right_name / "data", what)
-    left, right = _pair_files(left_dir, right_dir, "*.png")
+    left, right = zip(*pair_images(left_dir, right_dir, "*.png"))
     stamps = read_timestamps(src / left_name / "timestamps.txt")
     if len(stamps) != len(left):
         raise InputError(f"{src / left_name / 'timestamps.txt'} has {len(stamps)} stamps for {len(left)} images")
@@ -161,7 +149,7 @@ def _benchmark_source(src: Path, kind: str) -> KittiStereoSource:
                                 else ("kitti2015", KITTI2015_CAMERAS, "calib_cam_to_cam"))
     left_name, right_name, cameras = table[kind]
     what = f"not a {'KITTI 2012' if is_2012 else 'KITTI 2015'} stereo folder with {kind} images"
-    left, right = _pair_files(_require_dir(src / left_name, what), _require_dir(src / right_name, what), "*_10.png")
+    left, right = zip(*pair_images(_require_dir(src / left_name, what), _require_dir(src / right_name, what), "*_10.png"))
     calib_files = [src / calib_dir / f"{p.name[:6]}.txt" for p in left]
     for path in calib_files:
         if not path.is_file():

@@ -175,3 +175,20 @@ def test_thread_safety_with_several_producers():
     assert firsts == sorted(set(firsts))  # strictly increasing, no set emitted twice
     # every message was either emitted in a set or counted as dropped
     assert 4 * len(stamps) + sync.dropped + sync.pending == 4 * n_frames
+
+
+def test_time_jumping_back_restarts_synchronization():
+    """A bag played in a loop replays its stamps: every pass must be synchronized again."""
+    sets = []
+    sync = StereoSynchronizer(lambda *m: sets.append(m), queue_size=5)
+    stamps = [0, 500_000_000, 1_500_000_000]  # a 1.5 s recording
+    for _ in range(2):
+        for stamp in stamps:
+            for index in range(4):
+                sync.add(index, 10**18 + stamp, (index, stamp))
+    assert [m[0][1] for m in sets] == stamps + stamps
+    late = StereoSynchronizer(lambda *m: sets.append(m), queue_size=5)
+    for index in range(4):
+        late.add(index, 2 * 10**9, index)
+    late.add(0, 2 * 10**9 - 100_000_000, "late by 0.1 s")  # a late frame, not a jump: dropped
+    assert late.dropped == 1 and late.pending == 0

@@ -13,15 +13,20 @@ below half the frame period or a late frame could pair with its neighbour's.
 Bookkeeping: each input keeps at most ``queue_size`` messages (the oldest
 stamp is dropped first). After a set is emitted, every queued message at or
 older than that input's member of the set is discarded, and later arrivals
-that old are discarded on arrival. A second message with a stamp already
-queued on the same input replaces the first. Every message discarded without
-being matched counts in ``dropped``.
+that old are discarded on arrival, unless they are more than ``JUMP_BACK_S``
+older: then time has jumped back (a bag played in a loop, a restarted clock), and
+synchronization starts afresh. A second message with a stamp already queued on
+the same input replaces the first. Every message discarded without being matched
+counts in ``dropped``.
 """
 from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
 from typing import Any, Callable
+
+JUMP_BACK_S = 1.0
+"""A stamp this much older than the last set on its input means time jumped back (seconds)."""
 
 
 class StereoSynchronizer:
@@ -64,7 +69,9 @@ class StereoSynchronizer:
         stamp_ns = int(stamp_ns)
         with self._lock:
             last = self._last_emitted[index]
-            if last is not None and stamp_ns <= last:
+            if last is not None and stamp_ns < last - JUMP_BACK_S * 1e9:
+                self._restart()
+            elif last is not None and stamp_ns <= last:
                 self.dropped += 1
                 return
             stamps, messages = self._stamps[index], self._messages[index]
@@ -79,6 +86,14 @@ class StereoSynchronizer:
             members = self._best_set(stamp_ns)
             if members is not None:
                 self._emit(members)
+
+    def _restart(self) -> None:
+        """Forget every queued message and emitted stamp (time jumped back)."""
+        self.dropped += self.pending
+        for stamps, messages in zip(self._stamps, self._messages):
+            stamps.clear()
+            messages.clear()
+        self._last_emitted = [None] * self._n_inputs
 
     def _best_set(self, new_stamp: int) -> list[int] | None:
         """Stamps (one per input) of the tightest set within tolerance, or None.

@@ -3,15 +3,13 @@
     ros2 launch psmnet_ros kitti_playback.launch.py bag:=/data/kitti_2011_09_26_drive_0005 \
         checkpoint:=/data/pretrained_model_KITTI2015.tar
 
-Inputs: /kitti/camera_color_{left,right}/{image_rect,camera_info}.
+Inputs: /kitti/camera_color_{left,right}/{image_rect,camera_info} (psmnet-kitti2bag's colour bags).
 Outputs: /kitti/stereo/disparity, /kitti/stereo/depth, /kitti/stereo/points2,
 /kitti/stereo/disparity/image_color (frame camera_color_left).
 
-The static transform places the left camera's optical frame (x right, y down,
-z forward) 1.65 m above base_link (x forward, y left, z up), KITTI's camera
-mounting height, so the ground lies near z = 0 in RViz. Bags made by kitti2bag
-may carry their own /tf_static tree to camera_color_left: then pass
-static_tf:=false so the frame does not get two parents.
+Bags written by psmnet-kitti2bag carry /tf_static: base_link (x forward, y left, z up, on
+the road) to the left optical frame (x right, y down, z forward) 1.65 m up, KITTI's camera
+height. For bags without it, static_tf:=true publishes the same transform here.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription, OpaqueFunction
@@ -45,8 +43,9 @@ def generate_launch_description():
         DeclareLaunchArgument("rviz", default_value="true", description="start RViz with config/kitti.rviz"),
         DeclareLaunchArgument("play", default_value="true",
                               description="start `ros2 bag play` (false: play the bag yourself, e.g. psmnet-play)"),
-        DeclareLaunchArgument("static_tf", default_value="true",
-                              description="publish base_link -> camera_color_left (false if the bag has /tf_static)"),
+        DeclareLaunchArgument("static_tf", default_value="false",
+                              description="publish base_link -> camera_color_left here (true for bags without "
+                                          "/tf_static; psmnet-kitti2bag bags have it)"),
         DeclareLaunchArgument("params_file",
                               default_value=PathJoinSubstitution([FindPackageShare("psmnet_ros"), "config", "psmnet.yaml"]),
                               description="YAML file with the psmnet_node parameters"),

@@ -25,6 +25,10 @@ SECONDS_0 = 15243 * 86400 + 13 * 3600 + 2 * 60 + 25          # 1317042145
 RAW_STAMPS = [(SECONDS_0, 964389445), (SECONDS_0 + 1, 68044525), (SECONDS_0 + 1, 171735365)]
 P_RECT_02 = [[721.5377, 0, 609.5593, 44.85728], [0, 721.5377, 172.854, 0.2163791], [0, 0, 1, 0.002745884]]
 P_RECT_03 = [[721.5377, 0, 609.5593, -339.5242], [0, 721.5377, 172.854, 2.199936], [0, 0, 1, 0.002729905]]
+R_RECT_02 = [[9.998817e-01, 1.511453e-02, -2.841595e-03], [-1.511724e-02, 9.998853e-01, -9.338510e-04],
+             [2.827154e-03, 9.766976e-04, 9.999955e-01]]   # the fixture's real 2011_09_26 values
+R_RECT_03 = [[9.998321e-01, -7.193136e-03, 1.685599e-02], [7.232804e-03, 9.999712e-01, -2.293585e-03],
+             [-1.683901e-02, 2.415116e-03, 9.998553e-01]]
 
 
 def read_bag(path: Path) -> dict:
@@ -84,7 +88,8 @@ def test_raw_drive_colour(tmp_path, storage, capsys):
     np.testing.assert_array_equal(left_info.p.reshape(3, 4), P_RECT_02)
     np.testing.assert_array_equal(right_info.p.reshape(3, 4), P_RECT_03)
     np.testing.assert_array_equal(left_info.k.reshape(3, 3), np.array(P_RECT_02)[:, :3])
-    np.testing.assert_array_equal(left_info.r, np.eye(3).ravel())
+    np.testing.assert_array_equal(left_info.r, np.array(R_RECT_02).ravel())
+    np.testing.assert_array_equal(right_info.r, np.array(R_RECT_03).ravel())
     assert left_info.distortion_model == "plumb_bob" and left_info.d.tolist() == [0.0] * 5
     assert (left_info.width, left_info.height) == (24, 16)
     baseline = (left_info.p[3] - right_info.p[3]) / left_info.p[0]
@@ -97,6 +102,8 @@ def test_raw_drive_colour(tmp_path, storage, capsys):
     assert (body.header.frame_id, body.child_frame_id) == ("base_link", "camera_color_left")
     q = (body.transform.rotation.x, body.transform.rotation.y, body.transform.rotation.z, body.transform.rotation.w)
     assert q == (-0.5, 0.5, -0.5, 0.5)
+    translation = body.transform.translation
+    assert (translation.x, translation.y, translation.z) == (0.0, 0.0, 1.65)   # KITTI's camera height
     np.testing.assert_allclose(rotate(q, [0, 0, 1]), [1, 0, 0], atol=1e-12)    # optical z = forward
     np.testing.assert_allclose(rotate(q, [1, 0, 0]), [0, -1, 0], atol=1e-12)   # optical x = right
     np.testing.assert_allclose(rotate(q, [0, 1, 0]), [0, 0, -1], atol=1e-12)   # optical y = down

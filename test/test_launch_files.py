@@ -88,7 +88,7 @@ def test_stereo_launch_defaults():
 def test_kitti_launch_defaults_and_required_bag():
     defaults = {name: default for name, (default, _) in declared(tree(KITTI)).items()}
     assert defaults == {"bag": None, "rate": "0.5", "loop": "false", "rviz": "true", "play": "true",
-                        "static_tf": "true", "params_file": PARAMS_DEFAULT, "checkpoint": ""}
+                        "static_tf": "false", "params_file": PARAMS_DEFAULT, "checkpoint": ""}
 
 
 def test_stereo_node_and_remappings():

@@ -68,12 +68,13 @@ def _image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
                     data=np.ascontiguousarray(image, dtype=np.uint8).reshape(-1))
 
 
-def _camera_info(projection: np.ndarray, shape: tuple[int, int], stamp_ns: int, frame_id: str):
+def _camera_info(projection: np.ndarray, rotation: np.ndarray, shape: tuple[int, int], stamp_ns: int,
+                 frame_id: str):
     height, width = shape
     roi = T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
     return T[CAMERA_INFO](header=_header(stamp_ns, frame_id), height=height, width=width,
                           distortion_model="plumb_bob", d=np.zeros(5), k=projection[:, :3].reshape(-1).copy(),
-                          r=np.eye(3).reshape(-1), p=projection.reshape(-1).copy(), binning_x=0, binning_y=0,
+                          r=rotation.reshape(-1).copy(), p=projection.reshape(-1).copy(), binning_x=0, binning_y=0,
                           roi=roi)
 
 
@@ -103,13 +104,17 @@ def write_stereo_bag(out_dir, frames: Iterable, calibration: StereoCalibration |
                      left_topic_ns: str = "/kitti/camera_color_left",
                      right_topic_ns: str = "/kitti/camera_color_right",
                      left_frame: str = "camera_color_left", right_frame: str = "camera_color_right",
-                     body_frame: str = "base_link", progress: bool = True, total: int | None = None) -> int:
+                     body_frame: str = "base_link", body_to_left_xyz=(0.0, 0.0, 0.0),
+                     progress: bool = True, total: int | None = None) -> int:
     """Write a stereo bag to the new folder ``out_dir``; returns the number of frames written.
 
     frames: iterable of (stamp_ns, left, right) or (stamp_ns, left, right, calibration), the
     images HxWx3 (rgb8) or HxW (mono8) uint8, stamp_ns integer nanoseconds since the epoch.
     A per-frame calibration replaces ``calibration`` in that frame's CameraInfo (KITTI
     stereo benchmark frames come from different days); /tf_static uses the first frame's.
+    CameraInfo R is the calibration's rectifying rotation (R_rect_xx for KITTI), P its
+    projection matrix as given. /tf_static places the left optical frame at ``body_to_left_xyz``
+    (metres) in ``body_frame`` and the right one ``baseline`` to its right.
     storage: "sqlite3" or "mcap". ``total`` sizes the progress bar. On error the partly
     written folder is removed.
     """
@@ -144,16 +149,16 @@ def write_stereo_bag(out_dir, frames: Iterable, calibration: StereoCalibration |
                 stamp_ns = int(stamp_ns)
                 if count == 0:
                     tf = T[TF_MESSAGE](transforms=[
-                        _transform(stamp_ns, body_frame, left_frame, (0, 0, 0), OPTICAL_FROM_BODY_XYZW),
+                        _transform(stamp_ns, body_frame, left_frame, body_to_left_xyz, OPTICAL_FROM_BODY_XYZW),
                         _transform(stamp_ns, left_frame, right_frame, (calib.baseline_m, 0, 0), (0, 0, 0, 1))])
                     write(tf_conn, stamp_ns, tf, TF_MESSAGE)
                 shape = left.shape[:2]
                 write(conns["left_image"], stamp_ns, _image(left, encoding, stamp_ns, left_frame), IMAGE)
-                write(conns["left_info"], stamp_ns, _camera_info(calib.P_left, shape, stamp_ns, left_frame),
-                      CAMERA_INFO)
+                write(conns["left_info"], stamp_ns,
+                      _camera_info(calib.P_left, calib.R_left, shape, stamp_ns, left_frame), CAMERA_INFO)
                 write(conns["right_image"], stamp_ns, _image(right, encoding, stamp_ns, right_frame), IMAGE)
-                write(conns["right_info"], stamp_ns, _camera_info(calib.P_right, shape, stamp_ns, right_frame),
-                      CAMERA_INFO)
+                write(conns["right_info"], stamp_ns,
+                      _camera_info(calib.P_right, calib.R_right, shape, stamp_ns, right_frame), CAMERA_INFO)
                 count += 1
             if count == 0:
                 raise InputError("no frames to write")

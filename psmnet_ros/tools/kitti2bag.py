@@ -182,6 +182,10 @@ def topic_names(kind: str) -> dict[str, str]:
             "left_frame": f"camera_{kind}_left", "right_frame": f"camera_{kind}_right"}
 
 
+KITTI_CAMERA_HEIGHT_M = 1.65
+"""Height of KITTI's cameras above the ground (metres): base_link sits on the road."""
+
+
 def kitti_to_bag(src, out, *, storage: str = "sqlite3", cameras: str = "color", start: int = 0,
                  count: int | None = None, progress: bool = True) -> int:
     """Convert a KITTI source folder to the new bag folder ``out``; returns the frames written."""
@@ -190,4 +194,5 @@ def kitti_to_bag(src, out, *, storage: str = "sqlite3", cameras: str = "color", 
         raise InputError(f"output bag {out} already exists")
     source = open_kitti_source(src, cameras).select(start, count)
     return write_stereo_bag(out, source.frames(), None, storage=storage, encoding=source.encoding,
-                            progress=progress, total=len(source), **topic_names(cameras))
+                            body_to_left_xyz=(0.0, 0.0, KITTI_CAMERA_HEIGHT_M), progress=progress,
+                            total=len(source), **topic_names(cameras))

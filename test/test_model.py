@@ -126,3 +126,8 @@ def test_input_scale_returns_full_resolution_disparity():
     assert d.shape == (500, 520)
     with pytest.raises(InputError, match="input_scale"):
         est.predict(img[:400], img[:400])
+
+
+def test_unknown_device_is_an_input_error():
+    with pytest.raises(InputError, match="unknown device 'gpu'"):
+        StereoEstimator.random("basic", maxdisp=16, device="gpu")

@@ -22,11 +22,19 @@ _AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """torch.device for ``device``; "cuda" without a GPU falls back to the CPU with a warning."""
-    dev = torch.device(device)
+    """torch.device for ``device``; "cuda" without a GPU falls back to the CPU with a warning.
+
+    InputError for a string torch does not understand or a GPU index that does not exist.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"unknown device {device!r} ({exc})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         warnings.warn("CUDA requested but no GPU is available: running on the CPU", RuntimeWarning, stacklevel=3)
         return torch.device("cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InputError(f"device {device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
     return dev
 
 

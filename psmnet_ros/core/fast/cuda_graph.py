@@ -49,6 +49,8 @@ class CudaGraphRunner:
         if recording is None:
             try:
                 recording = self._record(inputs)
+            except torch.cuda.OutOfMemoryError:
+                raise  # transient: the caller frees memory and retries; later calls try recording again
             except RuntimeError as exc:
                 warnings.warn(f"CUDA graph recording failed for input shapes {[k[0] for k in key]}, running "
                               f"eagerly instead: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",

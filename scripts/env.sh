@@ -3,7 +3,10 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 if [ ! -x .venv/bin/python ]; then
-    python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+    python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv || {
+        echo "scripts/env.sh: cannot create .venv; on Debian/Ubuntu: apt install python3.11-venv" >&2
+        exit 1
+    }
 fi
 stamp=.venv/.psmnet_ros_installed
 if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then

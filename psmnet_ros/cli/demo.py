@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-
+from ..core.datasets.base import write_rgb
 from ..core.datasets.middlebury import MiddleburyMotorcycle
 from ..core.errors import InputError
 from . import infer
@@ -49,17 +48,15 @@ def estimator_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def run_offline(args: argparse.Namespace) -> str:
+def run_offline(args: argparse.Namespace, sample: dict, calib) -> str:
     """Write the pair to PNG files and run psmnet-infer on them; returns the output folder."""
-    dataset = MiddleburyMotorcycle()
-    sample, calib = dataset[0], dataset.calibration
     inputs = os.path.join(args.out_dir, "input")
     out = os.path.join(args.out_dir, "offline")
     os.makedirs(inputs, exist_ok=True)
     paths = []
     for side in ("left", "right"):
         path = os.path.join(inputs, f"motorcycle_{side}.png")
-        cv2.imwrite(path, sample[side][..., ::-1])
+        write_rgb(path, sample[side])
         paths.append(path)
     argv = [*paths, "--out-dir", out, "--focal", str(calib.fx), "--baseline", str(calib.baseline_m),
             "--doffs", str(calib.doffs), "--cx", str(calib.cx_left), "--cy", str(calib.cy),
@@ -69,18 +66,16 @@ def run_offline(args: argparse.Namespace) -> str:
     return out
 
 
-def run_ros(args: argparse.Namespace, interval_s: float) -> str:
+def run_ros(args: argparse.Namespace, sample: dict, calib, interval_s: float) -> str:
     """Write the demo bag, play it through psmnet_node, record the outputs; returns the summary."""
     from ..ros.demo_pipeline import LEFT_NS, RIGHT_NS, run_pipeline, summary
     from ..tools.bag_writer import write_stereo_bag
 
-    dataset = MiddleburyMotorcycle()
-    sample = dataset[0]
     bag = Path(args.out_dir) / "bag"
     shutil.rmtree(bag, ignore_errors=True)
     start_ns, period_ns = 1_700_000_000 * 10**9, 100_000_000  # 10 Hz from a fixed instant
     frames = [(start_ns + i * period_ns, sample["left"], sample["right"]) for i in range(args.frames)]
-    write_stereo_bag(bag, frames, dataset.calibration, left_topic_ns=LEFT_NS, right_topic_ns=RIGHT_NS,
+    write_stereo_bag(bag, frames, calib, left_topic_ns=LEFT_NS, right_topic_ns=RIGHT_NS,
                      left_frame="camera_left", right_frame="camera_right", progress=False)
     # The player publishes reliably; a reliable subscription also avoids losing megabyte-sized
     # images over UDP, where Fast DDS runs without shared memory (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST).
@@ -99,14 +94,16 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
+    dataset = MiddleburyMotorcycle()
+    sample, calib = dataset[0], dataset.calibration
     started = time.monotonic()
-    out = run_offline(args)
+    out = run_offline(args, sample, calib)
     offline_s = time.monotonic() - started
     print(f"offline results (disparity, depth, point cloud .ply): {os.path.abspath(out)}")
     if not args.offline_only:
         interval = args.interval if args.interval else max(0.1, 1.5 * offline_s)
         print(f"playing {args.frames} frames {interval:.1f} s apart into psmnet_node ...", flush=True)
-        print(run_ros(args, interval))
+        print(run_ros(args, sample, calib, interval))
     return 0
 
 

@@ -14,13 +14,12 @@ import argparse
 import os
 import sys
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from ..core.calibration import StereoCalibration, kitti_stereo_calibration
-from ..core.colorize import colorize
-from ..core.datasets.base import read_rgb
+from ..core.colorize import colorize, colorize_depth
+from ..core.datasets.base import read_rgb, write_rgb
 from ..core.datasets.folder import StereoFolder
 from ..core.disparity_io import write_kitti_disparity
 from ..core.errors import InputError
@@ -70,30 +69,19 @@ def calibration_from_args(args: argparse.Namespace, width: int, height: int) -> 
 def write_outputs(out_dir: str, name: str, left: np.ndarray, disparity: np.ndarray,
                   calibration: StereoCalibration | None, max_depth: float) -> np.ndarray | None:
     """Write every output file of one pair; returns the depth map (metres) when calibrated."""
-    paths = {"disparity_png": os.path.join(out_dir, f"{name}_disp.png"),
-             "disparity_npy": os.path.join(out_dir, f"{name}_disp.npy"),
-             "disparity_color": os.path.join(out_dir, f"{name}_disp_color.png")}
-    write_kitti_disparity(paths["disparity_png"], disparity)
-    np.save(paths["disparity_npy"], disparity)
-    _write_rgb(paths["disparity_color"], colorize(disparity, 0.0))
+    stem = os.path.join(out_dir, name)
+    write_kitti_disparity(f"{stem}_disp.png", disparity)
+    np.save(f"{stem}_disp.npy", disparity)
+    write_rgb(f"{stem}_disp_color.png", colorize(disparity, 0.0))
     if calibration is None:
         return None
     depth = disparity_to_depth(disparity, calibration.fx, calibration.baseline_m, calibration.doffs)
     points = depth_to_points(depth, calibration.camera_matrix)
     points[~(depth <= max_depth)] = np.nan
-    paths.update(depth_npy=os.path.join(out_dir, f"{name}_depth.npy"),
-                 depth_color=os.path.join(out_dir, f"{name}_depth_color.png"),
-                 point_cloud=os.path.join(out_dir, f"{name}.ply"))
-    np.save(paths["depth_npy"], depth)
-    finite = depth[np.isfinite(depth)]
-    _write_rgb(paths["depth_color"], colorize(depth, 0.0, float(np.percentile(finite, 95)) if finite.size else 1.0))
-    write_ply(paths["point_cloud"], points, left)
+    np.save(f"{stem}_depth.npy", depth)
+    write_rgb(f"{stem}_depth_color.png", colorize_depth(depth))
+    write_ply(f"{stem}.ply", points, left)
     return depth
-
-
-def _write_rgb(path: str, rgb: np.ndarray) -> None:
-    if not cv2.imwrite(path, np.ascontiguousarray(rgb[..., ::-1])):
-        raise InputError(f"cannot write {path}")
 
 
 @one_line_errors(PROG)

@@ -21,3 +21,10 @@ def colorize(values: np.ndarray, vmin: float | None = None, vmax: float | None =
     rgb = cv2.applyColorMap(grey, cv2.COLORMAP_TURBO)[..., ::-1].copy()
     rgb[~finite] = 0
     return rgb
+
+
+def colorize_depth(depth: np.ndarray) -> np.ndarray:
+    """HxW depth (metres, NaN invalid) -> HxWx3 uint8 RGB over [0, 95th percentile], so that a
+    few far points do not wash out the near ones."""
+    finite = depth[np.isfinite(depth)]
+    return colorize(depth, 0.0, float(np.percentile(finite, 95)) if finite.size else 1.0)

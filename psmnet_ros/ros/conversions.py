@@ -46,6 +46,11 @@ def _byte_array(values: np.ndarray) -> array.array:
     return data
 
 
+def stamp_ns(header) -> int:
+    """A std_msgs/Header's stamp in integer nanoseconds."""
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
 def image_to_rgb(msg: Image) -> np.ndarray:
     """sensor_msgs/Image (mono8, rgb8, bgr8, rgba8, bgra8) -> HxWx3 uint8 RGB, C-contiguous.
 

@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
-from ..core.colorize import colorize
+from ..core.colorize import colorize, colorize_depth
+from ..core.datasets.base import write_rgb
 from ..core.disparity_io import write_kitti_disparity
 from ..core.errors import PSMNetError
 from ..core.ply import write_ply
@@ -141,13 +141,11 @@ def write_results(recorder: OutputRecorder, out_dir: Path) -> None:
         write_kitti_disparity(out_dir / f"{stamp}_disparity.png", disparity)
         color = arrivals[f"{NAMESPACE}/disparity/image_color"].get(stamp)
         rgb = image_to_rgb(color[1]) if color else colorize(disparity, msg.min_disparity, msg.max_disparity)
-        cv2.imwrite(str(out_dir / f"{stamp}_disparity_color.png"), rgb[..., ::-1])
+        write_rgb(out_dir / f"{stamp}_disparity_color.png", rgb)
     for stamp, (_, msg) in sorted(arrivals[f"{NAMESPACE}/depth"].items()):
         depth = float_image_to_array(msg)
         np.save(out_dir / f"{stamp}_depth.npy", depth)
-        finite = depth[np.isfinite(depth)]
-        top = float(np.percentile(finite, 95)) if finite.size else 1.0
-        cv2.imwrite(str(out_dir / f"{stamp}_depth_color.png"), colorize(depth, 0.0, top)[..., ::-1])
+        write_rgb(out_dir / f"{stamp}_depth_color.png", colorize_depth(depth))
     clouds = sorted(arrivals[f"{NAMESPACE}/points2"].items())
     if clouds:
         stamp, (_, msg) = clouds[-1]

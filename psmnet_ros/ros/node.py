@@ -32,7 +32,8 @@ from psmnet_ros.core.estimator import StereoEstimator
 from psmnet_ros.core.frame_queue import FrameQueue
 from psmnet_ros.core.geometry import depth_to_points, disparity_to_depth
 from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, StereoCamera, disparity_msg, float_image_msg,
-                                        image_to_rgb, pointcloud2_msg, rgb_image_msg, stereo_camera)
+                                        image_to_rgb, pointcloud2_msg, rgb_image_msg, stamp_ns,
+                                        stereo_camera)
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, declare_parameters, updated
 from psmnet_ros.ros.sync import StereoSynchronizer
@@ -188,8 +189,7 @@ class PSMNetNode(Node):
     # ------------------------------------------------------- input (executor)
     def _input_callback(self, index: int):
         def callback(msg):
-            stamp = msg.header.stamp
-            self._sync.add(index, stamp.sec * 1_000_000_000 + stamp.nanosec, msg)
+            self._sync.add(index, stamp_ns(msg.header), msg)
         return callback
 
     def _on_stereo_set(self, left_image: Image, left_info: CameraInfo,

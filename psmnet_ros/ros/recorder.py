@@ -10,13 +10,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 from stereo_msgs.msg import DisparityImage
 
+from .conversions import stamp_ns
+
 OUTPUTS = (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2),
            ("disparity/image_color", Image))
-
-
-def stamp_ns(header) -> int:
-    """A header's stamp in integer nanoseconds."""
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 class OutputRecorder(Node):

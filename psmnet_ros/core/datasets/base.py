@@ -31,6 +31,12 @@ def read_rgb(path) -> np.ndarray:
     return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
 
 
+def write_rgb(path, rgb: np.ndarray) -> None:
+    """Write an HxWx3 uint8 RGB image to ``path`` (format from the suffix); InputError if it cannot."""
+    if not cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1])):
+        raise InputError(f"cannot write {path}")
+
+
 def require_file(path: Path) -> Path:
     """``path`` if it is a file, else InputError naming it."""
     if not path.is_file():

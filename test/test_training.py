@@ -281,3 +281,42 @@ def test_cli_unknown_dataset_exits_2(capsys):
         main(["--dataset", "kitti2016", "--root", "."])
     assert exit_info.value.code == 2
     assert "invalid choice: 'kitti2016'" in capsys.readouterr().err
+
+
+# --- generated scenes ---------------------------------------------------------------------------
+
+def test_synthetic_run_releases_float16_weights_and_continues_from_them(tmp_path, capsys):
+    synthetic = RECIPES["synthetic"]
+    assert (synthetic.batch_size, synthetic.crop, synthetic.scenes_per_epoch) == (8, (256, 512), 800)
+    out, released = tmp_path / "run", tmp_path / "released.tar"
+    args = ["--dataset", "synthetic", "--scenes-per-epoch", "2", "--val-limit", "1"] + TINY
+    assert main(args + ["--epochs", "1", "--out-dir", str(out), "--release", str(released)]) == 0
+    run = load_checkpoint(out / "last.tar")
+    assert run.extra["steps"] == 1 and run.extra["train_seconds"] > 0 and run.extra["generator_version"] >= 1
+    assert run.extra["devices"][0].startswith("CPU") and run.extra["recipe"]["scenes_per_epoch"] == 2
+    assert math.isfinite(run.extra["metrics"]["epe"])
+    release = load_checkpoint(released)
+    assert "optimizer" not in release.extra and release.extra["steps"] == 1
+    for key, value in run.state_dict.items():
+        if value.is_floating_point():
+            assert release.state_dict[key].dtype == torch.float16
+            assert torch.equal(release.state_dict[key], value.half())
+    assert released.stat().st_size < 0.6 * (out / "last.tar").stat().st_size
+    capsys.readouterr()
+
+    # A later slice continues the released run where it stopped, with a fresh Adam.
+    assert main(["--dataset", "synthetic", "--resume", str(released), "--epochs", "2", "--val-limit", "0",
+                 "--out-dir", str(tmp_path / "continued")]) == 0
+    assert "Adam starts afresh" in capsys.readouterr().out
+    continued = load_checkpoint(tmp_path / "continued" / "last.tar").extra
+    assert (continued["epoch"], continued["steps"]) == (2, 2)
+    assert continued["train_seconds"] > run.extra["train_seconds"]
+
+
+def test_synthetic_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["--dataset", "synthetic", "--root", str(tmp_path)]) == 2
+    assert "generates its scenes: leave out --root" in _error_line(capsys)
+    assert main(["--dataset", "kitti2015"]) == 2
+    assert "needs --root" in _error_line(capsys)
+    assert main(["--dataset", "synthetic", "--scenes-per-epoch", "0"]) == 2
+    assert "--scenes-per-epoch must be >= 1" in _error_line(capsys)

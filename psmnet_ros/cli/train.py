@@ -1,6 +1,7 @@
-"""psmnet-train: train PSMNet on SceneFlow or fine-tune it on KITTI with the paper's recipe.
+"""psmnet-train: train PSMNet on SceneFlow or generated scenes, or fine-tune it on KITTI.
 
     psmnet-train --dataset sceneflow --root SCENEFLOW_DIR --out-dir runs/sceneflow
+    psmnet-train --dataset synthetic --out-dir runs/synthetic --release weights.tar
     psmnet-train --dataset kitti2015 --root KITTI2015_DIR --init runs/sceneflow/last.tar
     psmnet-train --dataset kitti2015 --root KITTI2015_DIR --resume runs/kitti2015/last.tar
 """
@@ -14,20 +15,27 @@ import sys
 import torch
 from torch.utils.data import Subset
 
+from ..core.checkpoint import load_checkpoint
 from ..core.datasets import open_dataset
 from ..core.errors import InputError
 from ..core.estimator import StereoEstimator
 from ..core.psmnet import VARIANTS, build_model
-from ..core.training import RECIPES, Trainer, check_training_data, recipe_for, resume
+from ..core.synthetic import SyntheticStereo, max_disparity_for
+from ..core.training import RECIPES, Trainer, check_training_data, recipe_for, release_weights, resume
 from .common import one_line_errors
 
 PROG = "psmnet-train"
 EPILOG = """\
 recipes (the official main.py and finetune.py; any option given overrides them):
   sceneflow            10 epochs from scratch, lr 1e-3 constant
+  synthetic            the project's recipe for its shipped weights: 100 epochs of 800 generated
+                       scenes (psmnet_ros.core.synthetic, rendered on --device), batch 8,
+                       lr 1e-3 for epochs 1-80, 1e-4 after; needs no --root. Validation: 16
+                       held-out generated scenes (--val-limit). Continue the shipped run with
+                       --resume psmnet_ros/weights/psmnet_synthetic.tar --out-dir DIR.
   kitti2015, kitti2012 300 epochs from --init (a SceneFlow model, official .tar accepted),
                        lr 1e-3 for epochs 1-200, 1e-4 from epoch 201
-  all: Adam betas (0.9, 0.999), batch 12, random 256x512 crops, loss 0.5/0.7/1.0 x smooth L1
+  all: Adam betas (0.9, 0.999), batch 12 (synthetic 8), random 256x512 crops, loss 0.5/0.7/1.0 x smooth L1
   of the three outputs (basic variant: 1.0 x its one output) on pixels with 0 < gt < maxdisp.
 
 Each epoch writes OUT_DIR/last.tar, OUT_DIR/checkpoint_epoch_NNN.tar and, when the validation
@@ -42,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, choices=tuple(RECIPES), help="which recipe and reader")
-    parser.add_argument("--root", required=True, help="dataset root folder")
+    parser.add_argument("--root", help="dataset root folder (not for synthetic)")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--resume", metavar="CKPT", help="continue the run saved in CKPT (e.g. OUT_DIR/last.tar) "
                                                         "after its epoch, optimizer state included")
@@ -56,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="last epoch at the base lr, 10x lower after; 0 = never (sceneflow 0, kitti 200)")
     recipe.add_argument("--crop", help="training crop HxW in pixels, multiples of 16, >= 256 (256x512)")
     recipe.add_argument("--seed", type=int, help="seed of the initialization, shuffling and crops (1)")
+    recipe.add_argument("--scenes-per-epoch", type=int, help="generated scenes an epoch (synthetic: 800)")
     model = parser.add_argument_group("model (new runs only; default: --init's checkpoint, else the official)")
     model.add_argument("--variant", choices=VARIANTS, help="stackhourglass (default) or basic")
     model.add_argument("--maxdisp", type=int, help="disparity range in pixels (192)")
@@ -81,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--val-limit", type=int, help="validate on the first N frames only; 0 = no validation")
     run.add_argument("--save-every", type=int, default=1,
                      help="write checkpoint_epoch_NNN.tar every N epochs; last.tar is written every epoch")
+    run.add_argument("--release", metavar="PATH",
+                     help="after training, write last.tar's weights in float16 with the run's record to PATH "
+                          "(how psmnet_ros/weights/psmnet_synthetic.tar is made)")
     return parser
 
 
@@ -93,7 +105,8 @@ def parse_crop(text: str) -> tuple[int, int]:
 
 
 SMALLEST = {"epochs": 1, "batch_size": 1, "micro_batch": 1, "limit": 1, "save_every": 1, "workers": 0,
-            "val_limit": 0, "lr_drop_epoch": 0}
+            "val_limit": 0, "lr_drop_epoch": 0, "scenes_per_epoch": 1}
+SYNTHETIC_VALIDATION_SCENES = 16
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -113,20 +126,30 @@ def _first(samples, limit: int | None):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _check_numbers(args)
-    if not os.path.isdir(args.root):
-        raise InputError(f"dataset root {args.root} is not a directory")
+    synthetic = args.dataset == "synthetic"
+    if synthetic and args.root:
+        raise InputError("--dataset synthetic generates its scenes: leave out --root")
+    if not synthetic and not (args.root and os.path.isdir(args.root)):
+        raise InputError(f"dataset root {args.root} is not a directory" if args.root else
+                         f"--dataset {args.dataset} needs --root (the dataset folder)")
+    if not synthetic and args.scenes_per_epoch is not None:
+        raise InputError("--scenes-per-epoch is for --dataset synthetic only")
     crop = parse_crop(args.crop) if args.crop else None
-    out_dir = args.out_dir or (os.path.dirname(args.resume) if args.resume else os.path.join("runs", args.dataset))
+    out_dir = args.out_dir or _default_out_dir(args)
     last = os.path.join(out_dir, "last.tar")
-    if not args.resume and os.path.exists(last):
+    if os.path.exists(last) and os.path.abspath(last) != os.path.abspath(args.resume or ""):
         raise InputError(f"{out_dir} already holds a run: continue it with --resume {last} or choose another "
                          f"--out-dir")
-    train_samples = _first(open_dataset(args.dataset, args.root, args.train_split), args.limit)
-    val_samples = None
-    if args.val_limit != 0:
-        val_samples = _first(open_dataset(args.dataset, args.root, args.val_split), args.val_limit)
     overrides = {"epochs": args.epochs, "lr": args.lr, "lr_drop_epoch": args.lr_drop_epoch,
-                 "batch_size": args.batch_size, "crop": crop, "seed": args.seed}
+                 "batch_size": args.batch_size, "crop": crop, "seed": args.seed,
+                 "scenes_per_epoch": args.scenes_per_epoch}
+    if synthetic:
+        train_samples, val_samples = None, _synthetic_validation(args, crop)
+    else:
+        train_samples = _first(open_dataset(args.dataset, args.root, args.train_split), args.limit)
+        val_samples = None
+        if args.val_limit != 0:
+            val_samples = _first(open_dataset(args.dataset, args.root, args.val_split), args.val_limit)
     options = {"out_dir": out_dir, "device": args.device, "amp": args.amp, "micro_batch": args.micro_batch,
                "workers": args.workers, "logdir": args.logdir or os.path.join(out_dir, "tensorboard"),
                "save_every": args.save_every}
@@ -139,7 +162,8 @@ def main(argv=None) -> int:
         print(f"resuming {args.resume} after epoch {trainer.epoch}", file=sys.stderr)
     else:
         recipe = recipe_for(args.dataset, **overrides)
-        check_training_data(train_samples, recipe.crop, recipe.batch_size, args.micro_batch or recipe.batch_size)
+        if not synthetic:  # before the model is built: a bad crop or split fails with one line
+            check_training_data(train_samples, recipe.crop, recipe.batch_size, args.micro_batch or recipe.batch_size)
         torch.manual_seed(recipe.seed)
         trainer = Trainer(_new_model(args), recipe, train_samples, val_samples, **options)
     try:
@@ -148,7 +172,29 @@ def main(argv=None) -> int:
         kept = f"{last} holds epoch {trainer.epoch}" if trainer.epoch else "no epoch was completed"
         print(f"{PROG}: interrupted during epoch {trainer.epoch + 1}; {kept}", file=sys.stderr)
         return 130
+    if args.release:
+        release_weights(last, args.release)
+        print(f"released the weights of epoch {trainer.epoch} to {args.release}", file=sys.stderr)
     return 0
+
+
+def _default_out_dir(args: argparse.Namespace) -> str:
+    """--resume's folder (unless it is a released file), else runs/DATASET."""
+    if args.resume and os.path.basename(args.resume) == "last.tar":
+        return os.path.dirname(args.resume)
+    return os.path.join("runs", args.dataset)
+
+
+def _synthetic_validation(args: argparse.Namespace, crop: tuple[int, int] | None):
+    """Held-out generated scenes (stream 0) of the training crop size, or None with --val-limit 0."""
+    count = SYNTHETIC_VALIDATION_SCENES if args.val_limit is None else args.val_limit
+    if count == 0:
+        return None
+    stored = load_checkpoint(args.resume) if args.resume else None
+    base = stored.extra.get("recipe") if stored else None
+    recipe = recipe_for("synthetic", base=base, crop=crop, seed=args.seed)
+    maxdisp = (stored.settings.get("maxdisp") if stored else args.maxdisp) or 192
+    return SyntheticStereo(count, size=recipe.crop, seed=recipe.seed, max_disparity=max_disparity_for(maxdisp))
 
 
 def _new_model(args: argparse.Namespace) -> torch.nn.Module:
@@ -156,7 +202,7 @@ def _new_model(args: argparse.Namespace) -> torch.nn.Module:
     if args.init:
         return StereoEstimator.from_checkpoint(args.init, variant=args.variant, maxdisp=args.maxdisp,
                                                align_corners=args.align_corners).model
-    if args.dataset != "sceneflow":
+    if args.dataset.startswith("kitti"):
         print(f"{PROG}: warning: fine-tuning on {args.dataset} from random weights; the paper starts from a "
               f"SceneFlow model (--init CKPT)", file=sys.stderr)
     return build_model(args.variant or "stackhourglass", args.maxdisp or 192,

@@ -44,8 +44,12 @@ def to_network_input(images: list[np.ndarray], device: torch.device) -> torch.Te
     Normalization: /255, minus ImageNet mean, divided by std. Zero padding of the
     normalized image at the top and on the right, as the official test script does.
     """
-    batch = torch.from_numpy(np.stack(images)).to(device, non_blocking=True)
-    x = batch.permute(0, 3, 1, 2).float().div(255)
+    return normalize_batch(torch.from_numpy(np.stack(images)), device)
+
+
+def normalize_batch(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``to_network_input`` for an N x H x W x 3 uint8 RGB tensor (on any device)."""
+    x = batch.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div(255)
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     x = x.sub(mean).div(std)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import platform
 import shutil
+import time
 
 import numpy as np
 import torch
@@ -15,35 +17,48 @@ from ..colorize import colorize
 from ..errors import CheckpointError
 from ..estimator import resolve_device
 from ..metrics import error_counts, pooled
-from ..preprocess import check_pair, crop_output, to_network_input
+from ..preprocess import check_pair, crop_output, normalize_batch, to_network_input
 from ..psmnet import build_model
-from .data import CropDataset, check_training_data, epoch_loader, spp_cells
+from ..synthetic import GENERATOR_VERSION, SyntheticBatches, max_disparity_for
+from .data import CropDataset, check_batchnorm_batches, check_crop, check_training_data, epoch_loader, spp_cells
 from .loss import loss_sum, valid_mask
 from .recipe import ADAM_BETAS, Recipe, recipe_for, set_learning_rate
 from .tensorboard_log import TrainingLog
 
-TRAINING_KEYS = ("epoch", "optimizer", "recipe")
-"""Entries a checkpoint needs, besides the weights, to resume training."""
+TRAINING_KEYS = ("epoch", "recipe")
+"""Entries a checkpoint needs, besides the weights, to resume training (the optimizer state
+too, except in a released checkpoint, where Adam starts afresh)."""
 
 
 class Trainer:
     """Trains ``model`` on ``train_samples`` with ``recipe``; validates on ``val_samples``.
 
     Samples are datasets of dicts (left/right HxWx3 uint8 RGB, disparity HxW float32 pixels,
-    NaN unknown, name). ``micro_batch``: images per forward pass; gradients of the micro-batches
+    NaN unknown, name); for the "synthetic" recipe ``train_samples`` is None and scenes are
+    generated and rendered on ``device`` (:class:`~psmnet_ros.core.synthetic.SyntheticBatches`).
+    ``micro_batch``: images per forward pass; gradients of the micro-batches
     add up to those of the full batch of ``recipe.batch_size``. ``amp``: float16 autocast with a
-    GradScaler on CUDA, bfloat16 autocast on the CPU. ``epoch`` is the last completed epoch.
+    GradScaler on CUDA, bfloat16 autocast on the CPU. ``epoch`` is the last completed epoch;
+    ``steps`` and ``train_seconds`` (wall clock of the training epochs) add up over resumed
+    runs, ``devices`` names every device the run trained on.
     """
 
     def __init__(self, model: torch.nn.Module, recipe: Recipe, train_samples, val_samples=None, *,
                  out_dir: str, device: str | torch.device = "cpu", amp: bool = False,
                  micro_batch: int | None = None, workers: int = 0, logdir: str | None = None,
                  save_every: int = 1, progress: bool = True):
-        check_training_data(train_samples, recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size)
         self.recipe = recipe
         self.device = resolve_device(device)
         self.model = model.to(self.device)
-        self.train_set = CropDataset(train_samples, recipe.crop, recipe.seed)
+        if recipe.dataset == "synthetic":
+            check_crop(*recipe.crop)
+            check_batchnorm_batches(recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size,
+                                    recipe.scenes_per_epoch)
+            self.train_set = SyntheticBatches(recipe.seed, recipe.scenes_per_epoch, recipe.crop,
+                                              max_disparity_for(self.model.maxdisp))
+        else:
+            check_training_data(train_samples, recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size)
+            self.train_set = CropDataset(train_samples, recipe.crop, recipe.seed)
         self.val_samples = val_samples
         self.out_dir = os.fspath(out_dir)
         self.amp = amp
@@ -56,6 +71,9 @@ class Trainer:
         self.log = TrainingLog(logdir)
         self.epoch = 0
         self.best: dict | None = None
+        self.steps = 0
+        self.train_seconds = 0.0
+        self.devices: list[str] = []
 
     def _autocast(self):
         if not self.amp:
@@ -63,15 +81,17 @@ class Trainer:
         dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def train_step(self, left: np.ndarray, right: np.ndarray, disparity: np.ndarray) -> float | None:
+    def train_step(self, left, right, disparity) -> float | None:
         """One optimizer step on a batch; returns its loss, or None (no step) without valid pixels.
 
-        left, right: N x H x W x 3 uint8 RGB; disparity: N x H x W float32 pixels, NaN unknown.
+        left, right: N x H x W x 3 uint8 RGB; disparity: N x H x W float32 pixels, NaN unknown
+        (numpy arrays, or tensors on any device).
         Each micro-batch's loss is its summed smooth L1 divided by the valid pixels of the
         whole batch, so the accumulated gradient is the full batch's.
         """
         self.model.train()
-        target = torch.from_numpy(np.ascontiguousarray(disparity)).to(self.device)
+        left, right = torch.as_tensor(left), torch.as_tensor(right)
+        target = torch.as_tensor(disparity).to(self.device)
         count = int(valid_mask(target, self.model.maxdisp).sum())
         if count == 0:
             return None
@@ -79,8 +99,8 @@ class Trainer:
         total = 0.0
         for start in range(0, len(left), self.micro_batch):
             part = slice(start, start + self.micro_batch)
-            x_left = to_network_input(list(left[part]), self.device)
-            x_right = to_network_input(list(right[part]), self.device)
+            x_left = normalize_batch(left[part], self.device)
+            x_right = normalize_batch(right[part], self.device)
             with self._autocast():
                 outputs = self.model(x_left, x_right)
             loss = loss_sum(outputs, target[part], self.model.maxdisp)[0] / count
@@ -88,18 +108,27 @@ class Trainer:
             total += loss.item()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.steps += 1
         return total
+
+    def _batches(self, epoch: int):
+        """(batches of ``epoch``, their number)."""
+        if isinstance(self.train_set, SyntheticBatches):
+            return (self.train_set.epoch(epoch, self.recipe.batch_size, self.device),
+                    self.train_set.steps(self.recipe.batch_size))
+        loader = epoch_loader(self.train_set, epoch, self.recipe.batch_size, self.workers,
+                              drop_last=spp_cells(self.recipe.crop) == 1)
+        return loader, len(loader)
 
     def train_epoch(self, epoch: int) -> float:
         """Train 1-based ``epoch`` at its scheduled lr; mean batch loss (NaN if no step was taken)."""
         set_learning_rate(self.optimizer, self.recipe.learning_rate(epoch))
-        loader = epoch_loader(self.train_set, epoch, self.recipe.batch_size, self.workers,
-                              drop_last=spp_cells(self.recipe.crop) == 1)
-        steps = len(loader)
+        batches, steps = self._batches(epoch)
         losses = []
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.recipe.epochs}", unit="batch", disable=not self.progress)
+        bar = tqdm(batches, total=steps, desc=f"epoch {epoch}/{self.recipe.epochs}", unit="batch",
+                   disable=not self.progress)
         for index, (left, right, disparity) in enumerate(bar):
-            loss = self.train_step(left.numpy(), right.numpy(), disparity.numpy())
+            loss = self.train_step(left, right, disparity)
             if loss is None:
                 continue
             losses.append(loss)
@@ -147,7 +176,7 @@ class Trainer:
         try:
             save_checkpoint(last, self.model, epoch=epoch, optimizer=self.optimizer.state_dict(),
                             scaler=self.scaler.state_dict(), recipe=self.recipe.to_dict(),
-                            train_loss=train_loss, metrics=metrics, best=self.best)
+                            train_loss=train_loss, metrics=metrics, best=self.best, **self.progress_record())
         finally:
             _remove_if_present(f"{last}.tmp")
         if epoch % self.save_every == 0 or epoch == self.recipe.epochs:
@@ -156,13 +185,24 @@ class Trainer:
             _atomic_copy(last, os.path.join(self.out_dir, "best.tar"))
         return last
 
+    def progress_record(self) -> dict:
+        """What a checkpoint says of the run so far: steps, seconds, devices, generator version."""
+        record = {"steps": self.steps, "train_seconds": self.train_seconds, "devices": self.devices}
+        if self.recipe.dataset == "synthetic":
+            record["generator_version"] = GENERATOR_VERSION
+        return record
+
     def fit(self) -> None:
         """Train from the epoch after ``self.epoch`` through ``recipe.epochs``, validating and
         saving after each epoch."""
         try:
             for epoch in range(self.epoch + 1, self.recipe.epochs + 1):
                 lr = self.recipe.learning_rate(epoch)
+                if _device_name(self.device) not in self.devices:
+                    self.devices.append(_device_name(self.device))
+                started = time.monotonic()
                 train_loss = self.train_epoch(epoch)
+                self.train_seconds += time.monotonic() - started
                 metrics, image = self.validate() if self.val_samples else (None, None)
                 last = self.save(epoch, train_loss, metrics)
                 self.epoch = epoch
@@ -196,12 +236,25 @@ def resume(path: str, dataset: str, train_samples, val_samples=None, overrides: 
     apply_weights(model, ckpt)
     trainer = Trainer(model, recipe_for(dataset, base=stored, **(overrides or {})), train_samples, val_samples,
                       **trainer_options)
-    trainer.optimizer.load_state_dict(ckpt.extra["optimizer"])
+    if "optimizer" in ckpt.extra:
+        trainer.optimizer.load_state_dict(ckpt.extra["optimizer"])
+    else:
+        print(f"{path} holds no optimizer state (a released checkpoint): Adam starts afresh", flush=True)
     if ckpt.extra.get("scaler"):
         trainer.scaler.load_state_dict(ckpt.extra["scaler"])
     trainer.epoch = int(ckpt.extra["epoch"])
     trainer.best = ckpt.extra.get("best")
+    trainer.steps = int(ckpt.extra.get("steps", 0))
+    trainer.train_seconds = float(ckpt.extra.get("train_seconds", 0.0))
+    trainer.devices = list(ckpt.extra.get("devices", []))
     return trainer
+
+
+def _device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model and thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 def _atomic_copy(source: str, destination: str) -> None:

@@ -4,6 +4,8 @@ SceneFlow (official main.py): 10 epochs from scratch, Adam lr 1e-3 constant.
 KITTI 2015 / 2012 fine-tuning (official finetune.py): 300 epochs from a SceneFlow
 model, lr 1e-3 for epochs 1..200 and 1e-4 after (``epoch <= 200`` keeps 1e-3).
 Both: batch 12, random 256 x 512 crops, Adam betas (0.9, 0.999). Epochs count from 1.
+Synthetic (the project's own, for its shipped weights): generated 256 x 512 scenes
+(:mod:`psmnet_ros.core.synthetic`), 800 a epoch, batch 8, lr 1e-3 for 80 epochs, then 1e-4.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class Recipe:
     lr_drop_epoch: the last epoch at the base lr (later epochs use lr x 0.1); 0 = constant lr.
     crop: (height, width) of the random training crops, pixels.
     best_metric: validation metric ("epe" or "d1", lower is better) that picks best.tar.
+    scenes_per_epoch: generated scenes an epoch (the synthetic dataset only).
     """
 
     dataset: str
@@ -32,6 +35,7 @@ class Recipe:
     crop: tuple[int, int] = (256, 512)
     seed: int = 1
     best_metric: str = "epe"
+    scenes_per_epoch: int = 800
 
     def learning_rate(self, epoch: int) -> float:
         """Learning rate of 1-based ``epoch``."""
@@ -47,6 +51,7 @@ RECIPES = {
     "sceneflow": Recipe("sceneflow", epochs=10),
     "kitti2015": Recipe("kitti2015", epochs=300, lr_drop_epoch=200, best_metric="d1"),
     "kitti2012": Recipe("kitti2012", epochs=300, lr_drop_epoch=200, best_metric="d1"),
+    "synthetic": Recipe("synthetic", epochs=100, lr_drop_epoch=80, batch_size=8),
 }
 
 

@@ -8,7 +8,9 @@ setup(
     name=package_name,
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*"]),
-    package_data={package_name: ["splits/*.txt"]},
+    # The shipped weights and their model card are package data, found next to the code in the
+    # source tree, a pip/editable install and a colcon ament_python install alike.
+    package_data={package_name: ["splits/*.txt", "weights/*.tar", "weights/*.md"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
@@ -17,7 +19,7 @@ setup(
     ],
     install_requires=["setuptools", "numpy", "opencv-python-headless", "torch", "tqdm", "PyYAML"],
     extras_require={"test": ["pytest", "scikit-image", "rosbags"]},
-    zip_safe=True,
+    zip_safe=False,  # the weights are read from a real file path
     maintainer="psmnet_ros developers",
     maintainer_email="psmnet-ros@example.com",
     description="PSMNet stereo depth for ROS 2: disparity, depth and point clouds from a rectified stereo camera.",

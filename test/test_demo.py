@@ -16,10 +16,10 @@ def test_demo_writes_offline_and_ros_results(tmp_path):
     out = tmp_path / "results"
     result = subprocess.run(
         [sys.executable, "-m", "psmnet_ros.cli.demo", "--out-dir", str(out), "--frames", "2",
-         "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5"],
+         "--checkpoint", "random", "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5"],
         env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "random weights" in result.stderr
+    assert "WARNING: --checkpoint random" in result.stderr and "random weights" in result.stderr
     for name in ("motorcycle_left_disp.png", "motorcycle_left_depth.npy", "motorcycle_left.ply"):
         assert (out / "offline" / name).is_file()
 
@@ -40,3 +40,14 @@ def test_demo_writes_offline_and_ros_results(tmp_path):
     valid = disparity > 0
     assert valid.mean() > 0.99 and disparity[valid].min() >= calib.doffs - 0.01
     np.testing.assert_allclose(depth[valid], calib.fx * calib.baseline_m / disparity[valid], rtol=2e-3)
+
+
+def test_demo_refuses_a_variant_the_shipped_weights_are_not_before_doing_anything(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.demo", "--out-dir", str(tmp_path / "r"),
+                             "--variant", "basic"], env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "psmnet-demo: error: --variant basic needs --checkpoint: the shipped pretrained weights are stackhourglass, "
+        "maxdisp 192, align_corners True; pass --checkpoint PATH for matching weights, or --checkpoint random for "
+        "untrained ones"]
+    assert not (tmp_path / "r").exists()

@@ -1,12 +1,18 @@
-"""psmnet-infer end to end on the Middlebury Motorcycle pair (real images, real calibration)."""
+"""psmnet-infer end to end on the Middlebury Motorcycle pair (real images, real calibration).
+
+Most tests ask for small random networks (``--checkpoint random``) to stay fast; one runs the
+shipped pretrained weights, the default."""
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+import psmnet_ros
 from psmnet_ros.cli.infer import main
+from psmnet_ros.core import StereoEstimator
 
 F, B, DOFFS, CX, CY = 994.978, 0.193001, 31.086, 311.193, 254.877   # scikit-image's docstring
 
@@ -37,11 +43,13 @@ def test_all_outputs_on_the_motorcycle_pair(motorcycle_files, tmp_path, capsys):
     out = tmp_path / "out"
     max_depth = 5.0
     rc = main([str(folder / "left" / "motorcycle.png"), str(folder / "right" / "motorcycle.png"),
-               "--out-dir", str(out), "--variant", "basic", "--maxdisp", "48", "--input-scale", "0.5",
+               "--out-dir", str(out), "--checkpoint", "random", "--variant", "basic", "--maxdisp", "48",
+               "--input-scale", "0.5",
                "--focal", str(F), "--baseline", str(B), "--doffs", str(DOFFS), "--cx", str(CX), "--cy", str(CY),
                "--max-depth", str(max_depth)])
     assert rc == 0
-    assert "random weights" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "WARNING: --checkpoint random" in err and "random weights" in err and "meaningless" in err
     disparity = np.load(out / "motorcycle_disp.npy")
     assert disparity.shape == (500, 741) and disparity.dtype == np.float32
     png = cv2.imread(str(out / "motorcycle_disp.png"), cv2.IMREAD_UNCHANGED)
@@ -70,9 +78,20 @@ def test_all_outputs_on_the_motorcycle_pair(motorcycle_files, tmp_path, capsys):
 def test_directories_with_a_progress_bar(motorcycle_files, tmp_path):
     folder, _ = motorcycle_files
     rc = main([str(folder / "left"), str(folder / "right"), "--out-dir", str(tmp_path),
-               "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5"])
+               "--checkpoint", "random", "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5"])
     assert rc == 0
     assert (tmp_path / "motorcycle_disp.png").is_file() and not (tmp_path / "motorcycle.ply").exists()
+
+
+def test_without_checkpoint_the_shipped_weights_run_without_warning(motorcycle_files, tmp_path, capsys):
+    folder, left = motorcycle_files
+    left_path, right_path = folder / "left" / "motorcycle.png", folder / "right" / "motorcycle.png"
+    assert main([str(left_path), str(right_path), "--out-dir", str(tmp_path), "--input-scale", "0.5"]) == 0
+    assert "WARNING" not in capsys.readouterr().err
+    shipped = Path(psmnet_ros.__file__).resolve().parent / "weights" / "psmnet_synthetic.tar"
+    expected = StereoEstimator.from_checkpoint(shipped, input_scale=0.5).predict(
+        cv2.imread(str(left_path))[..., ::-1], cv2.imread(str(right_path))[..., ::-1])
+    np.testing.assert_array_equal(np.load(tmp_path / "motorcycle_disp.npy"), expected)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -84,10 +103,26 @@ def test_errors_are_one_line(motorcycle_files, args, message):
     folder, _ = motorcycle_files
     args = [str(folder / "left" / "motorcycle.png") if a == "L" else str(folder / "right" / "motorcycle.png")
             if a == "R" else a for a in args]
-    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.infer", *args, "--variant", "basic",
-                             "--maxdisp", "16", "--input-scale", "0.5", "--out-dir", "/tmp/psmnet_err"],
+    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.infer", "--checkpoint", "random", *args,
+                             "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5",
+                             "--out-dir", "/tmp/psmnet_err"],  # a --checkpoint in args comes later and wins
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("psmnet-infer: error:") and message in last
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--variant", "basic"], "--variant basic needs --checkpoint"),
+    (["--maxdisp", "96", "--no-align-corners"], "--maxdisp 96 --no-align-corners needs --checkpoint"),
+])
+def test_settings_the_shipped_weights_cannot_run_are_one_line(motorcycle_files, args, message):
+    folder, _ = motorcycle_files
+    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.infer", str(folder / "left" / "motorcycle.png"),
+                             str(folder / "right" / "motorcycle.png"), *args, "--out-dir", "/tmp/psmnet_err"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("psmnet-infer: error: " + message), result.stderr
+    assert "stackhourglass, maxdisp 192" in lines[0] and "--checkpoint random" in lines[0]

@@ -1,5 +1,6 @@
-"""psmnet_node start-up: refusal on a bad checkpoint or parameter, the shipped defaults with their
-fallbacks; and the worker's recovery from inference errors (CUDA out of memory, rejected pairs)."""
+"""psmnet_node start-up: refusal on a bad checkpoint or parameter, the shipped defaults (pretrained
+weights, fallbacks), explicit random weights; and the worker's recovery from inference errors (CUDA
+out of memory, rejected pairs)."""
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -55,18 +57,68 @@ def test_invalid_parameter_exits_non_zero_naming_the_parameter():
     assert "Traceback" not in output
 
 
-def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_input(tmp_path, pair):
-    """config/psmnet.yaml as shipped (device cuda, sensor_data QoS, no checkpoint) plus fp16, on this
-    CPU-only torch: warnings name each fallback, and a frame sent best-effort still comes out."""
-    log_path = tmp_path / "node.log"
-    command, env = node_command("-p", "precision:=fp16", "-p", "maxdisp:=16")
+@pytest.mark.parametrize("ros_args,message", [
+    (("-p", "variant:=basic"), "parameter 'variant' = 'basic': the shipped pretrained weights (checkpoint empty) "
+                               "are stackhourglass, maxdisp 192, align_corners True"),
+    (("-p", "maxdisp:=96"), "parameter 'maxdisp' = 96: the shipped pretrained weights"),
+    (("-p", "align_corners:=false"), "parameter 'align_corners' = False: the shipped pretrained weights"),
+])
+def test_settings_the_shipped_weights_cannot_run_exit_with_one_line(ros_args, message):
+    result = run_node(*ros_args)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert message in output and "or to 'random' for untrained ones" in output
+    assert len([line for line in output.splitlines() if line.strip()]) == 1, output
+
+
+def _start_ready_node(log_path, *params) -> subprocess.Popen:
+    """psmnet_node as the launch file starts it, plus ``params``, logging to ``log_path``; returns once
+    it logged "ready:" (fails the test if it exits or takes over 60 s)."""
+    command, env = node_command(*params)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "ready:" not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail(log_path.read_text())
+        time.sleep(0.1)
+    return proc
+
+
+def test_shipped_config_runs_the_pretrained_weights(tmp_path):
+    """Started as stereo.launch.py starts it (--params-file config/psmnet.yaml, nothing else): the
+    package's weights, named in the start-up log and in /diagnostics, and no random-weights warning."""
+    log_path = tmp_path / "node.log"
+    proc = _start_ready_node(log_path)
     try:
-        deadline = time.monotonic() + 60
-        while "ready:" not in log_path.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)
+        with ros_context(DOMAIN_ID) as context:
+            node = Node("psmnet_pretrained_test", context=context)
+            statuses = []
+            node.create_subscription(DiagnosticArray, "/diagnostics",
+                                     lambda msg: statuses.extend(msg.status), 10)
+            assert spin_until(node, lambda: statuses, 30.0), log_path.read_text()
+            values = {kv.key: kv.value for kv in statuses[0].values}
+            node.destroy_node()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=10)
+    output = log_path.read_text()
+    assert rc == 0, output
+    assert "ready: stackhourglass maxdisp=192" in output
+    assert "weights: pretrained (psmnet_ros/weights/psmnet_synthetic.tar)" in output
+    assert values["checkpoint"] == "pretrained (psmnet_ros/weights/psmnet_synthetic.tar)"
+    assert "RANDOM" not in output and "random" not in output.lower()
+    assert "Traceback" not in output
+
+
+def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_input(tmp_path, pair):
+    """config/psmnet.yaml as shipped (device cuda, sensor_data QoS) with explicit random weights and fp16,
+    on this CPU-only torch: warnings name each fallback, and a frame sent best-effort still comes out."""
+    log_path = tmp_path / "node.log"
+    proc = _start_ready_node(log_path, "-p", "checkpoint:=random", "-p", "precision:=fp16", "-p", "maxdisp:=16")
+    try:
         with ros_context(DOMAIN_ID) as context:
             node = Node("psmnet_startup_test", context=context)
             best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -91,7 +143,9 @@ def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_i
         assert "device 'cuda' requested but torch.cuda.is_available() is False: running on the cpu" in output
         assert "precision 'fp16' is not usable on the cpu" in output and "on cpu (fp32)" in output
     assert "qos=sensor_data" in output
+    assert "parameter 'checkpoint' is 'random'" in output
     assert "RANDOM UNTRAINED weights" in output and "MEANINGLESS" in output
+    assert "weights: random (untrained)" in output
     assert "Traceback" not in output
 
 

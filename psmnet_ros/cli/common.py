@@ -5,20 +5,23 @@ import argparse
 import functools
 import sys
 
-from ..core.errors import PSMNetError
+from ..core.errors import InputError, PSMNetError
 from ..core.estimator import PRECISIONS, StereoEstimator
+from ..core.pretrained import RANDOM, describe_pretrained, pretrained_mismatch
 from ..core.psmnet import VARIANTS
 
 RANDOM_WEIGHTS_WARNING = (
-    "WARNING: no checkpoint given: the network has random weights and its output is meaningless. "
-    "Get the official weights (pretrained_model_KITTI2015.tar, ...) from the PSMNet repository "
-    "(github.com/JiaRenChang/PSMNet) and pass --checkpoint PATH.")
+    f"WARNING: --checkpoint {RANDOM}: the network has random weights and its output is meaningless. "
+    "Leave --checkpoint out for the shipped pretrained weights, or pass --checkpoint PATH "
+    "(official weights: github.com/JiaRenChang/PSMNet).")
 
 
 def add_estimator_arguments(parser: argparse.ArgumentParser, checkpoint_required: bool = False) -> None:
     """--checkpoint, --variant, --maxdisp, --align-corners, --device, --precision, --input-scale."""
-    parser.add_argument("--checkpoint", required=checkpoint_required,
-                        help="official .tar, bare state_dict or psmnet_ros checkpoint (default: random weights)")
+    parser.add_argument("--checkpoint", required=checkpoint_required, metavar=f"PATH|{RANDOM}",
+                        help="official .tar, bare state_dict or psmnet_ros checkpoint; default: the shipped "
+                             f"pretrained weights ({describe_pretrained()}); '{RANDOM}': untrained random "
+                             "weights (meaningless output)")
     parser.add_argument("--variant", choices=VARIANTS, help="default: from the checkpoint, else stackhourglass")
     parser.add_argument("--maxdisp", type=int, help="disparity range in pixels (default: checkpoint's, else 192)")
     parser.add_argument("--align-corners", dest="align_corners", action=argparse.BooleanOptionalAction,
@@ -30,16 +33,36 @@ def add_estimator_arguments(parser: argparse.ArgumentParser, checkpoint_required
                         help="run the network at this fraction of the resolution, in (0, 1]")
 
 
-def estimator_from_args(args: argparse.Namespace) -> StereoEstimator:
-    """Build the estimator the parsed options describe; random weights with one loud warning."""
-    common = {"device": args.device, "precision": args.precision, "input_scale": args.input_scale}
+def check_weights_args(args: argparse.Namespace) -> None:
+    """InputError when no --checkpoint is given but the options ask for a model the shipped weights are not."""
     if args.checkpoint:
-        return StereoEstimator.from_checkpoint(args.checkpoint, variant=args.variant, maxdisp=args.maxdisp,
-                                               align_corners=args.align_corners, **common)
-    print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)
-    return StereoEstimator.random(variant=args.variant or "stackhourglass", maxdisp=args.maxdisp or 192,
-                                  align_corners=True if args.align_corners is None else args.align_corners,
-                                  **common)
+        return
+    options = {"variant": lambda v: f"--variant {v}", "maxdisp": lambda v: f"--maxdisp {v}",
+               "align_corners": lambda v: "--align-corners" if v else "--no-align-corners"}
+    mismatch = pretrained_mismatch(args.variant, args.maxdisp, args.align_corners)
+    if mismatch:
+        asked = " ".join(options[name](value) for name, value in mismatch.items())
+        raise InputError(f"{asked} needs --checkpoint: the shipped pretrained weights are {describe_pretrained()}; "
+                         f"pass --checkpoint PATH for matching weights, or --checkpoint {RANDOM} for untrained ones")
+
+
+def estimator_from_args(args: argparse.Namespace) -> StereoEstimator:
+    """Build the estimator the parsed options describe.
+
+    No --checkpoint: the shipped pretrained weights; ``--checkpoint random``: random weights,
+    with one loud warning; else the checkpoint file.
+    """
+    check_weights_args(args)
+    common = {"device": args.device, "precision": args.precision, "input_scale": args.input_scale}
+    if not args.checkpoint:
+        return StereoEstimator.pretrained(**common)
+    if args.checkpoint == RANDOM:
+        print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)
+        return StereoEstimator.random(variant=args.variant or "stackhourglass", maxdisp=args.maxdisp or 192,
+                                      align_corners=True if args.align_corners is None else args.align_corners,
+                                      **common)
+    return StereoEstimator.from_checkpoint(args.checkpoint, variant=args.variant, maxdisp=args.maxdisp,
+                                           align_corners=args.align_corners, **common)
 
 
 def one_line_errors(prog: str):

@@ -5,6 +5,9 @@
 2. The ROS pipeline: a short stereo bag of the pair (``OUT_DIR/bag``) is played with
    psmnet-play into psmnet_node, and what the node publishes is recorded into
    ``OUT_DIR/ros``, followed by a summary (frames in/out, dropped, latency).
+
+Both use the pretrained weights shipped in the package unless --checkpoint names a file
+(or ``random``: untrained weights).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from ..core.datasets.base import write_rgb
 from ..core.datasets.middlebury import MiddleburyMotorcycle
 from ..core.errors import InputError
 from . import infer
-from .common import add_estimator_arguments, one_line_errors
+from .common import add_estimator_arguments, check_weights_args, one_line_errors
 
 PROG = "psmnet-demo"
 
@@ -94,6 +97,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
+    check_weights_args(args)
     dataset = MiddleburyMotorcycle()
     sample, calib = dataset[0], dataset.calibration
     started = time.monotonic()

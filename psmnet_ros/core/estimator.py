@@ -15,6 +15,7 @@ from .errors import CheckpointError, InputError
 from .fast import FastConfig, FastEngine, precision_flags, resolve_precision
 from .fast import PRECISIONS  # noqa: F401  re-exported: the command-line tools take their choices from here
 from .preprocess import MIN_SIZE, check_pair, crop_output, to_network_input
+from .pretrained import PRETRAINED_LABEL, PRETRAINED_SETTINGS, pretrained_path
 from .psmnet import VARIANTS, build_model
 
 DEFAULTS = {"variant": "stackhourglass", "maxdisp": 192, "align_corners": True}
@@ -41,8 +42,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
 class StereoEstimator:
     """PSMNet inference on rectified RGB pairs; owns normalization, padding and cropping.
 
-    Build with :meth:`from_checkpoint` or :meth:`random`. ``input_scale`` in (0, 1] runs the
-    network on images resized by that factor and returns full-resolution disparities.
+    Build with :meth:`pretrained` (the weights shipped with the package), :meth:`from_checkpoint`
+    or :meth:`random`. ``input_scale`` in (0, 1] runs the network on images resized by that
+    factor and returns full-resolution disparities. ``weights`` names the weights: the
+    checkpoint path, ``PRETRAINED_LABEL`` for the shipped ones, None for random weights.
 
     precision: "fp32" (strict: no TF32 on CUDA), "tf32", "fp16", "bf16" or "auto" (see
     :mod:`psmnet_ros.core.fast.precision`); ``self.precision`` holds the resolved name.
@@ -77,11 +80,21 @@ class StereoEstimator:
                         align_corners: bool | None = None, device: str = "cpu", precision: str = "fp32",
                         input_scale: float = 1.0, fast: bool | FastConfig | None = None) -> "StereoEstimator":
         """Load a checkpoint. Settings left as None come from the file, else the official defaults."""
-        ckpt = load_checkpoint(path)
-        settings = _resolve_settings(ckpt, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
-        model = build_model(**settings)
-        apply_weights(model, ckpt)
-        return cls(model, device, precision, input_scale, weights=ckpt.path, fast=fast)
+        model = _model_from_checkpoint(path, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
+        return cls(model, device, precision, input_scale, weights=os.fspath(path), fast=fast)
+
+    @classmethod
+    def pretrained(cls, device: str = "cpu", precision: str = "fp32", input_scale: float = 1.0,
+                   fast: bool | FastConfig | None = None) -> "StereoEstimator":
+        """The weights shipped with the package (``psmnet_ros/weights/psmnet_synthetic.tar``).
+
+        A stackhourglass model, maxdisp 192, align_corners True, trained by this project on
+        generated scenes (see ``psmnet_ros/weights/MODEL_CARD.md``). Its float16 weights are
+        widened to float32 on loading; ``precision`` chooses how the network computes.
+        CheckpointError naming the path if the file is missing or is not that model.
+        """
+        model = _model_from_checkpoint(pretrained_path(), **PRETRAINED_SETTINGS)
+        return cls(model, device, precision, input_scale, weights=PRETRAINED_LABEL, fast=fast)
 
     @classmethod
     def random(cls, variant: str = "stackhourglass", maxdisp: int = 192, align_corners: bool = True,
@@ -158,6 +171,14 @@ class StereoEstimator:
                 torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             disparity = self.model(left, right)
         return crop_output(disparity.float(), h, w).cpu().numpy()
+
+
+def _model_from_checkpoint(path: str | os.PathLike, **requested) -> torch.nn.Module:
+    """The float32 model a checkpoint describes, holding its weights (float16 files are widened exactly)."""
+    ckpt = load_checkpoint(path)
+    model = build_model(**_resolve_settings(ckpt, **requested))
+    apply_weights(model, ckpt)  # load_state_dict copies into the model's float32 tensors
+    return model
 
 
 def _resolve_settings(ckpt: Checkpoint, **requested) -> dict:

@@ -11,6 +11,7 @@ from rclpy.exceptions import ParameterException
 
 from psmnet_ros.core.errors import PSMNetError
 from psmnet_ros.core.fast.precision import PRECISIONS
+from psmnet_ros.core.pretrained import RANDOM, describe_pretrained, pretrained_mismatch
 from psmnet_ros.core.psmnet import VARIANTS
 
 QOS_CHOICES = ("sensor_data", "reliable")
@@ -45,8 +46,10 @@ class NodeSettings:
 
 
 _DESCRIPTIONS = {
-    "checkpoint": "PSMNet checkpoint file (.tar/.pth); empty = untrained random weights (meaningless output)",
-    "variant": "network variant: stackhourglass or basic (must match the checkpoint)",
+    "checkpoint": "PSMNet checkpoint file (.tar/.pth); empty = the pretrained weights shipped in the package "
+                  f"({describe_pretrained()}); '{RANDOM}' = untrained random weights (meaningless output)",
+    "variant": "network variant: stackhourglass or basic (must match the checkpoint; empty checkpoint: "
+               "stackhourglass)",
     "maxdisp": "disparity search range of the network in network pixels; multiple of 16 (stackhourglass) "
                "or 4 (basic)",
     "align_corners": "bilinear/trilinear upsampling with align_corners=True, as the official checkpoints need",
@@ -131,6 +134,10 @@ def validate(settings: NodeSettings) -> None:
         _fail("diagnostics_period", s.diagnostics_period, "must be > 0 seconds")
     if s.max_depth and s.max_depth <= s.min_depth:
         _fail("max_depth", s.max_depth, f"must exceed min_depth ({s.min_depth}) or be 0 (no limit)")
+    if not s.checkpoint:
+        for name, value in pretrained_mismatch(s.variant, s.maxdisp, s.align_corners).items():
+            _fail(name, value, f"the shipped pretrained weights (checkpoint empty) are {describe_pretrained()}; "
+                               f"set checkpoint to matching weights, or to '{RANDOM}' for untrained ones")
 
 
 def updated(settings: NodeSettings, parameters) -> NodeSettings:

@@ -1,4 +1,5 @@
-"""psmnet-eval end to end: a miniature KITTI 2015 tree and the Middlebury Motorcycle pair.
+"""psmnet-eval end to end: a miniature KITTI 2015 tree and the Middlebury Motorcycle pair
+(there side by side with OpenCV SGBM).
 
 The reference checkpoint has untrained weights, so the errors are large; what is
 checked is the plumbing: files written, table printed, and CSV values equal to
@@ -48,6 +49,7 @@ def test_kitti2015_miniature(tmp_path, reference_dir, capsys):
     printed = capsys.readouterr().out
     assert "pooled (KITTI)" in printed and "mean of frames" in printed and "D1-all %" in printed
     assert "basic_ref.tar" in printed and "1 frames" in printed
+    assert "SGBM" not in printed and not (out / "comparison.csv").exists()    # SGBM: middlebury only by default
 
     rows = read_rows(out / "metrics.csv")
     assert [r["name"] for r in rows] == ["000000_10"]            # --limit 1
@@ -89,6 +91,35 @@ def test_middlebury_motorcycle(tmp_path, reference_dir, capsys):
     assert f"{epe:.3f}" in printed
     assert (out / "error_maps" / "motorcycle.png").is_file()
 
+    # SGBM on the same pair, side by side: density, dense (holes = errors) and own-pixel errors.
+    valid = np.isfinite(gt)
+    sgbm = read_pfm_by_hand(out / "disparity_sgbm" / "motorcycle.pfm")
+    assert sgbm.shape == gt.shape and np.isnan(sgbm).any()
+    has_value = valid & np.isfinite(sgbm)
+    err = np.abs(sgbm[has_value].astype(np.float64) - gt[has_value].astype(np.float64))
+    density = 100 * has_value.sum() / valid.sum()
+    holes = int((valid & ~has_value).sum())
+    methods = {r["method"]: r for r in read_rows(out / "comparison.csv")}
+    assert list(methods) == ["PSMNet", "SGBM"]
+    s = methods["SGBM"]
+    assert 50 < float(s["density_pct"]) < 100
+    assert float(s["density_pct"]) == pytest.approx(density, rel=1e-9)
+    assert int(s["valid_px"]) == count and int(s["own_px"]) == int(has_value.sum())
+    assert float(s["own_epe_px"]) == pytest.approx(err.mean(), rel=1e-9)
+    for n in (1, 2, 3):
+        assert float(s[f"own_bad{n}_pct"]) == pytest.approx(100 * np.mean(err > n), rel=1e-9)
+        assert float(s[f"bad{n}_pct"]) == pytest.approx(100 * (np.sum(err > n) + holes) / count, rel=1e-9)
+    assert float(s["epe_px"]) == np.inf
+    p = methods["PSMNet"]                       # the network fills every pixel: dense = own pixels
+    assert float(p["density_pct"]) == 100 and float(p["epe_px"]) == pytest.approx(epe, rel=1e-9)
+    assert float(p["own_epe_px"]) == float(p["epe_px"]) and float(p["bad2_pct"]) == float(row["bad2_pct"])
+    lines = printed.splitlines()
+    psmnet_line, = [line for line in lines if line.startswith("PSMNet ")]
+    sgbm_line, = [line for line in lines if line.startswith("SGBM ")]
+    assert f"{epe:.3f}" in psmnet_line and "100.00" in psmnet_line
+    assert f"{density:.2f}" in sgbm_line and f"{err.mean():.3f}" in sgbm_line
+    assert "numDisparities 64" in printed
+
 
 def run_error(args, capsys) -> str:
     assert main(args) == 2
@@ -106,8 +137,10 @@ def test_errors_and_random_weights_warning(tmp_path, capsys):
                                                           capsys)
     assert "missing file" in run_error(["--dataset", "kitti2015", "--root", str(tree.root)], capsys)   # val frames
     assert "--limit must be at least 1" in run_error(["--dataset", "middlebury", "--limit", "0"], capsys)
-    # No checkpoint: one loud line about random weights, then the 32x24 frame is too small for the network.
+    assert "--sgbm-disparities must be a positive multiple of 16, got 40" in run_error(
+        ["--dataset", "middlebury", "--sgbm-disparities", "40"], capsys)
+    # Random weights: one loud line about them, then the 32x24 frame is too small for the network.
     err = run_error(["--dataset", "kitti2015", "--root", str(tree.root), "--split", "all", "--variant", "basic",
-                     "--out-dir", str(tmp_path / "o")], capsys)
-    assert "WARNING: no checkpoint given" in err and "random weights" in err
+                     "--checkpoint", "random", "--out-dir", str(tmp_path / "o")], capsys)
+    assert "WARNING: --checkpoint random" in err and "random weights" in err
     assert "too small for PSMNet" in err.splitlines()[-1]

@@ -6,7 +6,8 @@ import pytest
 
 from psmnet_ros.core.error_map import error_image
 from psmnet_ros.core.errors import InputError
-from psmnet_ros.core.metrics import ErrorCounts, error_counts, frame_metrics, mean_of_frames, pooled
+from psmnet_ros.core.metrics import (CoverageCounts, ErrorCounts, coverage_counts, error_counts, frame_metrics,
+                                     mean_of_frames, pooled)
 
 NAN = np.nan
 
@@ -81,6 +82,32 @@ def test_pooled_and_mean_of_frames_differ():
     assert total.d1 == 0.25 and total.epe == 2.5               # 1 outlier / 4 px, 10 px / 4 px
     mean = mean_of_frames([a, b, empty])                       # empty frame not averaged
     assert mean["count"] == 2 and mean["d1"] == 0.5 and mean["epe"] == 5.0
+
+
+def test_coverage_counts_holes_dense_and_own_pixels():
+    gt = np.array([[10, 20, 30, NAN], [0, 40, 50, 60]], dtype=np.float32)
+    pred = np.array([[11, NAN, 30, 5], [5, np.inf, 52.5, 60]], dtype=np.float32)
+    c = coverage_counts(pred, gt)
+    # gt pixels: 10, 20, 30, 40, 50, 60; holes at 20 and 40; errors elsewhere 1, 0, 2.5, 0
+    assert c.dense.count == 6 and c.covered.count == 4
+    assert c.density == 4 / 6
+    assert (c.dense.bad1, c.dense.bad2, c.dense.bad3) == (3, 3, 2)     # holes count; err 1 is not > 1
+    assert c.dense.epe == np.inf
+    assert c.covered.epe == 3.5 / 4
+    assert (c.covered.bad1, c.covered.bad2, c.covered.bad3) == (1, 1, 0)
+    total = c + c
+    assert total.dense.count == 12 and total.covered.bad1 == 2 and total.density == 4 / 6
+    assert np.isnan(CoverageCounts().density)
+
+
+def test_coverage_counts_of_a_dense_map_equal_error_counts():
+    gt = np.array([[10.0, 20.0, NAN]], dtype=np.float32)
+    pred = np.array([[12.5, 20.0, NAN]], dtype=np.float32)     # a hole where gt is unknown does not count
+    c = coverage_counts(pred, gt)
+    assert c.density == 1.0 and c.dense == c.covered == error_counts(pred, gt)
+    assert (c.dense.count, c.dense.bad2, c.dense.bad3, c.dense.epe) == (2, 1, 0, 1.25)
+    with pytest.raises(InputError, match="must be HxW arrays of one size"):
+        coverage_counts(np.zeros((2, 3)), np.zeros((3, 2)))
 
 
 def test_shape_mismatch():

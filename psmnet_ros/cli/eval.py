@@ -7,6 +7,12 @@ Writes to --out-dir: ``metrics.csv`` (one row per frame: EPE px, D1-all %, D1-no
 bad-1/2/3 %, valid pixels, seconds), ``summary.csv`` (pooled over all pixels, as the
 KITTI benchmark reports, and mean of frames), ``disparity/NAME.pfm`` (float32 pixels)
 and KITTI-style error maps ``error_maps/NAME.png`` of the --worst frames by D1-all.
+
+With --sgbm (the default for middlebury only) OpenCV's StereoSGBM runs on the same
+frames as a classical baseline: ``disparity_sgbm/NAME.pfm`` (NaN = no value) and
+``comparison.csv``, one row per method pooled over the frames: density (% of
+ground-truth pixels with a value), EPE and bad-1/2/3 on all ground-truth pixels with
+holes counted as errors (EPE inf when there are holes), and on the method's own pixels.
 """
 from __future__ import annotations
 
@@ -23,8 +29,9 @@ from tqdm import tqdm
 from ..core.datasets import DATASETS, open_dataset
 from ..core.error_map import error_image
 from ..core.errors import InputError
-from ..core.metrics import ErrorCounts, frame_metrics, mean_of_frames, pooled
+from ..core.metrics import CoverageCounts, ErrorCounts, coverage_counts, frame_metrics, mean_of_frames, pooled
 from ..core.pfm import read_pfm, write_pfm
+from ..core.sgbm import SGBM_BLOCK_SIZE, sgbm_disparity
 from .common import add_estimator_arguments, estimator_from_args, one_line_errors
 
 PROG = "psmnet-eval"
@@ -32,6 +39,12 @@ FRAME_COLUMNS = ("name", "epe_px", "d1_all_pct", "d1_noc_pct", "bad1_pct", "bad2
                  "valid_px", "noc_valid_px", "seconds")
 SUMMARY_COLUMNS = ("aggregate", "epe_px", "d1_all_pct", "d1_noc_pct", "bad1_pct", "bad2_pct", "bad3_pct",
                    "valid_px", "frames")
+COMPARISON_COLUMNS = ("method", "density_pct", "epe_px", "bad1_pct", "bad2_pct", "bad3_pct", "own_epe_px",
+                      "own_bad1_pct", "own_bad2_pct", "own_bad3_pct", "valid_px", "own_px", "frames",
+                      "seconds_per_frame")
+# SGBM search range per dataset, a multiple of 16: 64 covers the Motorcycle pair (7..60 px).
+# Elsewhere the network's maxdisp rounded up to a multiple of 16.
+SGBM_DISPARITIES = {"middlebury": 64}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", help="where results go (default: psmnet_eval_DATASET)")
     parser.add_argument("--worst", type=int, default=5, help="error maps for this many worst frames (default 5)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N frames of the split")
+    parser.add_argument("--sgbm", action=argparse.BooleanOptionalAction, default=None,
+                        help="also run OpenCV StereoSGBM on each frame and print both side by side "
+                             "(default: on for middlebury, off otherwise)")
+    parser.add_argument("--sgbm-disparities", type=int,
+                        help="SGBM numDisparities, a multiple of 16; implies --sgbm (default: 64 for "
+                             "middlebury, else the network's maxdisp rounded up to a multiple of 16)")
     add_estimator_arguments(parser)
     return parser
 
@@ -109,6 +128,32 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def comparison_row(method: str, counts: CoverageCounts, frames: int, seconds: float) -> dict:
+    """One comparison.csv row: density %, dense (holes = errors) and own-pixel EPE px / bad-N %."""
+    dense, own = counts.dense, counts.covered
+    return {"method": method, "density_pct": _pct(counts.density), "epe_px": dense.epe,
+            "bad1_pct": _pct(dense.bad1_rate), "bad2_pct": _pct(dense.bad2_rate), "bad3_pct": _pct(dense.bad3_rate),
+            "own_epe_px": own.epe, "own_bad1_pct": _pct(own.bad1_rate), "own_bad2_pct": _pct(own.bad2_rate),
+            "own_bad3_pct": _pct(own.bad3_rate), "valid_px": dense.count, "own_px": own.count, "frames": frames,
+            "seconds_per_frame": seconds / frames if frames else float("nan")}
+
+
+def format_comparison(rows: list[dict]) -> str:
+    """The comparison rows as an aligned text table (dense block, then own-pixel block)."""
+    def number(value, digits):
+        return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+    block = f"{'EPE px':>9}{'bad-1 %':>9}{'bad-2 %':>9}{'bad-3 %':>9}"
+    lines = [f"{'':19}{'all ground-truth pixels, holes = errors':<42}only where the method has a value",
+             f"{'method':<8}{'density %':>11}{block}   {block}"]
+    for row in rows:
+        dense = "".join(f"{number(row[k], d):>9}" for k, d in (("epe_px", 3), ("bad1_pct", 2), ("bad2_pct", 2),
+                                                                ("bad3_pct", 2)))
+        own = "".join(f"{number(row[k], d):>9}" for k, d in (("own_epe_px", 3), ("own_bad1_pct", 2),
+                                                              ("own_bad2_pct", 2), ("own_bad3_pct", 2)))
+        lines.append(f"{row['method']:<8}{number(row['density_pct'], 2):>11}{dense}   {own}")
+    return "\n".join(lines)
+
+
 def worst_frames(rows: list[dict], count: int) -> list[int]:
     """Indices of the ``count`` rows with the highest D1-all (then EPE); frames without valid pixels excluded."""
     ranked = [i for i, row in enumerate(rows) if row["valid_px"]]
@@ -127,11 +172,21 @@ def main(argv=None) -> int:
     if not dataset.has_ground_truth:
         raise InputError(f"{args.dataset} split {args.split} has no ground truth to evaluate against")
     indices = range(len(dataset) if args.limit is None else min(args.limit, len(dataset)))
+    if args.sgbm_disparities is not None and (args.sgbm_disparities < 16 or args.sgbm_disparities % 16):
+        raise InputError(f"--sgbm-disparities must be a positive multiple of 16, got {args.sgbm_disparities}")
+    use_sgbm = args.sgbm if args.sgbm is not None else \
+        args.dataset == "middlebury" or args.sgbm_disparities is not None
     estimator = estimator_from_args(args)
+    sgbm_range = args.sgbm_disparities if args.sgbm_disparities is not None else \
+        SGBM_DISPARITIES.get(args.dataset, -(-estimator.maxdisp // 16) * 16)
     out_dir = Path(args.out_dir or f"psmnet_eval_{args.dataset}")
     (out_dir / "disparity").mkdir(parents=True, exist_ok=True)
+    if use_sgbm:
+        (out_dir / "disparity_sgbm").mkdir(exist_ok=True)
 
     rows, all_counts, noc_counts = [], [], []
+    coverage = {"PSMNet": CoverageCounts(), "SGBM": CoverageCounts()}
+    method_seconds = {"PSMNet": 0.0, "SGBM": 0.0}
     for index in tqdm(indices, desc=f"{args.dataset} {args.split}", unit="frame", file=sys.stderr):
         sample = dataset[index]
         start = time.perf_counter()
@@ -143,9 +198,21 @@ def main(argv=None) -> int:
         all_counts.append(metrics.all)
         if metrics.noc is not None:
             noc_counts.append(metrics.noc)
+        if use_sgbm:
+            coverage["PSMNet"] += coverage_counts(disparity, sample["disparity"])
+            method_seconds["PSMNet"] += seconds
+            start = time.perf_counter()
+            sgbm = sgbm_disparity(sample["left"], sample["right"], num_disparities=sgbm_range)
+            method_seconds["SGBM"] += time.perf_counter() - start
+            write_pfm(out_dir / "disparity_sgbm" / f"{_file_name(sample['name'])}.pfm", sgbm)
+            coverage["SGBM"] += coverage_counts(sgbm, sample["disparity"])
     summary = summary_rows(all_counts, noc_counts if len(noc_counts) == len(all_counts) else None)
     write_csv(out_dir / "metrics.csv", FRAME_COLUMNS, rows)
     write_csv(out_dir / "summary.csv", SUMMARY_COLUMNS, summary)
+    comparison = [comparison_row(method, coverage[method], len(rows), method_seconds[method])
+                  for method in coverage] if use_sgbm else []
+    if comparison:
+        write_csv(out_dir / "comparison.csv", COMPARISON_COLUMNS, comparison)
 
     worst = worst_frames(rows, args.worst)
     if worst:
@@ -160,10 +227,15 @@ def main(argv=None) -> int:
     print(f"{PROG}: {args.dataset} split {args.split}, {len(rows)} frames, {weights} "
           f"({estimator.variant}, maxdisp {estimator.maxdisp})")
     print(format_table(summary))
+    if comparison:
+        print(f"side by side with OpenCV StereoSGBM (numDisparities {sgbm_range}, blockSize {SGBM_BLOCK_SIZE}) "
+              f"on the same {len(rows)} frames, {comparison[0]['valid_px']} ground-truth pixels:")
+        print(format_comparison(comparison))
     if worst:
         listed = ", ".join(f"{rows[i]['name']} ({rows[i]['d1_all_pct']:.2f} %)" for i in worst)
         print(f"worst frames by D1-all: {listed}; error maps in {out_dir / 'error_maps'}")
-    print(f"per-frame metrics: {out_dir / 'metrics.csv'}")
+    print(f"per-frame metrics: {out_dir / 'metrics.csv'}"
+          + (f"; side by side: {out_dir / 'comparison.csv'}" if comparison else ""))
     return 0
 
 

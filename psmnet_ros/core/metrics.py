@@ -16,6 +16,11 @@ Over a dataset, :func:`pooled` sums pixels and errors over all frames, which is
 what the KITTI benchmark reports (the devkit accumulates error and pixel counts
 over the images, then divides once); :func:`mean_of_frames` averages the
 per-frame values instead, as many papers' scripts do.
+
+A matcher that leaves holes (SGBM: NaN where it has no value) is scored twice by
+:func:`coverage_counts`: dense, on all pixels with ground truth, holes counting
+as errors; and on its own pixels (ground truth and a finite prediction). Its
+density is the fraction of ground-truth pixels it covers.
 """
 from __future__ import annotations
 
@@ -118,6 +123,36 @@ def frame_metrics(prediction: np.ndarray, ground_truth: np.ndarray,
     """FrameMetrics of an HxW prediction against the all (occ) and optional noc maps."""
     return FrameMetrics(all=error_counts(prediction, ground_truth),
                         noc=None if noc is None else error_counts(prediction, noc))
+
+
+@dataclass(frozen=True)
+class CoverageCounts:
+    """Errors of a disparity map that may have holes (non-finite values).
+
+    ``dense``: all pixels with ground truth, a hole counting as an infinite
+    error (an outlier for D1 and bad-N; EPE inf when there is a hole);
+    ``covered``: only the pixels with ground truth where the map has a value.
+    Adding two sums pixels and errors of both regions, as :func:`pooled` does.
+    """
+
+    dense: ErrorCounts = ErrorCounts()
+    covered: ErrorCounts = ErrorCounts()
+
+    def __add__(self, other: "CoverageCounts") -> "CoverageCounts":
+        return CoverageCounts(self.dense + other.dense, self.covered + other.covered)
+
+    @property
+    def density(self) -> float:
+        """Fraction of ground-truth pixels with a finite prediction (NaN without ground truth)."""
+        return self.covered.count / self.dense.count if self.dense.count else float("nan")
+
+
+def coverage_counts(prediction: np.ndarray, ground_truth: np.ndarray) -> CoverageCounts:
+    """CoverageCounts of an HxW prediction (pixels, NaN/inf = no value) against HxW ground truth."""
+    dense = error_counts(prediction, ground_truth)
+    covered_gt = np.array(ground_truth, dtype=np.float64)
+    covered_gt[~np.isfinite(np.asarray(prediction, dtype=np.float64))] = np.nan
+    return CoverageCounts(dense=dense, covered=error_counts(prediction, covered_gt))
 
 
 def pooled(counts) -> ErrorCounts:

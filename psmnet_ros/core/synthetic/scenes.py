@@ -61,7 +61,7 @@ def draw_scene(rng: np.random.Generator, height: int, width: int, max_disparity:
     plane = np.zeros((k, 5), np.float32)
     shape = np.zeros((k, 5), np.float32)
     background = rng.uniform(1.0, min(64.0, high / 2))
-    bx = rng.normal(0, 0.04)
+    bx = np.clip(rng.normal(0, 0.04), -MAX_SLANT, MAX_SLANT)
     by = rng.uniform(-0.05, 0.35) if rng.random() < 0.5 else rng.normal(0, 0.05)
     plane[0] = (background, *_fit_plane(background, bx, by, cx, cy, low, high), cx, cy)
     shape[0] = (cx, cy, 1.0, 1.0, 0.0)
@@ -79,7 +79,6 @@ def draw_scene(rng: np.random.Generator, height: int, width: int, max_disparity:
         reach = max(half_a, half_b)
         bx, by = np.clip(rng.normal(0, 0.08, 2), -MAX_SLANT, MAX_SLANT)
         plane[i] = (a, *_fit_plane(a, bx, by, reach, reach, low, high), ux, uy)
-    plane[:, 1] = np.clip(plane[:, 1], -MAX_SLANT, MAX_SLANT)
     exponent = rng.choice(SHAPE_EXPONENTS, k).astype(np.float32)
     tile = rng.integers(0, bank_size(), k)
     tex = np.stack([_loguniform(rng, 0.35, 2.5, k), rng.uniform(0, 2 * np.pi, k),

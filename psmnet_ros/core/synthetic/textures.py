@@ -94,23 +94,24 @@ def bank_size() -> int:
 
 @functools.lru_cache(maxsize=4)
 def texture_bank(device: torch.device) -> torch.Tensor:
-    """The bank on ``device``: T x 3 x TILE x TILE float32 in [0, 1] (built once per device)."""
-    return torch.from_numpy(_bank_array()).to(device)
+    """The bank on ``device``, laid out for lookups: 3 x (T * TILE * TILE) float32 in [0, 1],
+    tile-major then row-major (built once per device)."""
+    bank = torch.from_numpy(_bank_array())
+    return bank.permute(1, 0, 2, 3).reshape(3, -1).contiguous().to(device)
 
 
 def sample_bank(bank: torch.Tensor, tile: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Bilinear, periodic lookup: 3 x N values of tiles ``tile`` (N, long) at texel coordinates
-    ``u`` (column) and ``v`` (row), N float32 each. A continuous function of (u, v)."""
-    size = bank.shape[-1]
-    flat = bank.reshape(3, -1) if bank.shape[0] == 1 else bank.permute(1, 0, 2, 3).reshape(3, -1)
+    """Bilinear, periodic lookup in ``texture_bank``'s layout: 3 x N values of tiles ``tile``
+    (N, long) at texel coordinates ``u`` (column) and ``v`` (row), N float32 each. A continuous
+    function of (u, v)."""
     u0, v0 = torch.floor(u), torch.floor(v)
     fu, fv = (u - u0)[None], (v - v0)[None]
-    u0, v0 = u0.long() % size, v0.long() % size
-    u1, v1 = (u0 + 1) % size, (v0 + 1) % size
-    base = tile * size * size
+    u0, v0 = u0.long() % TILE, v0.long() % TILE
+    u1, v1 = (u0 + 1) % TILE, (v0 + 1) % TILE
+    base = tile * TILE * TILE
 
     def at(row, col):
-        return flat[:, base + row * size + col]
+        return bank[:, base + row * TILE + col]
 
     top = at(v0, u0) * (1 - fu) + at(v0, u1) * fu
     bottom = at(v1, u0) * (1 - fu) + at(v1, u1) * fu

@@ -320,3 +320,5 @@ def test_synthetic_cli_errors_are_one_line(tmp_path, capsys):
     assert "needs --root" in _error_line(capsys)
     assert main(["--dataset", "synthetic", "--scenes-per-epoch", "0"]) == 2
     assert "--scenes-per-epoch must be >= 1" in _error_line(capsys)
+    assert main(["--dataset", "synthetic", "--limit", "5"]) == 2
+    assert "use --scenes-per-epoch" in _error_line(capsys)

@@ -15,7 +15,6 @@ import sys
 import torch
 from torch.utils.data import Subset
 
-from ..core.checkpoint import load_checkpoint
 from ..core.datasets import open_dataset
 from ..core.errors import InputError
 from ..core.estimator import StereoEstimator
@@ -134,6 +133,8 @@ def main(argv=None) -> int:
                          f"--dataset {args.dataset} needs --root (the dataset folder)")
     if not synthetic and args.scenes_per_epoch is not None:
         raise InputError("--scenes-per-epoch is for --dataset synthetic only")
+    if synthetic and args.limit is not None:
+        raise InputError("--limit counts dataset frames; for --dataset synthetic use --scenes-per-epoch")
     crop = parse_crop(args.crop) if args.crop else None
     out_dir = args.out_dir or _default_out_dir(args)
     last = os.path.join(out_dir, "last.tar")
@@ -143,11 +144,9 @@ def main(argv=None) -> int:
     overrides = {"epochs": args.epochs, "lr": args.lr, "lr_drop_epoch": args.lr_drop_epoch,
                  "batch_size": args.batch_size, "crop": crop, "seed": args.seed,
                  "scenes_per_epoch": args.scenes_per_epoch}
-    if synthetic:
-        train_samples, val_samples = None, _synthetic_validation(args, crop)
-    else:
+    train_samples = val_samples = None
+    if not synthetic:
         train_samples = _first(open_dataset(args.dataset, args.root, args.train_split), args.limit)
-        val_samples = None
         if args.val_limit != 0:
             val_samples = _first(open_dataset(args.dataset, args.root, args.val_split), args.val_limit)
     options = {"out_dir": out_dir, "device": args.device, "amp": args.amp, "micro_batch": args.micro_batch,
@@ -166,6 +165,8 @@ def main(argv=None) -> int:
             check_training_data(train_samples, recipe.crop, recipe.batch_size, args.micro_batch or recipe.batch_size)
         torch.manual_seed(recipe.seed)
         trainer = Trainer(_new_model(args), recipe, train_samples, val_samples, **options)
+    if synthetic:
+        trainer.val_samples = _synthetic_validation(trainer, args.val_limit)
     try:
         trainer.fit()
     except KeyboardInterrupt:
@@ -185,16 +186,14 @@ def _default_out_dir(args: argparse.Namespace) -> str:
     return os.path.join("runs", args.dataset)
 
 
-def _synthetic_validation(args: argparse.Namespace, crop: tuple[int, int] | None):
-    """Held-out generated scenes (stream 0) of the training crop size, or None with --val-limit 0."""
-    count = SYNTHETIC_VALIDATION_SCENES if args.val_limit is None else args.val_limit
+def _synthetic_validation(trainer: Trainer, val_limit: int | None) -> SyntheticStereo | None:
+    """Held-out generated scenes (stream 0) of the run's crop size, or None with --val-limit 0."""
+    count = SYNTHETIC_VALIDATION_SCENES if val_limit is None else val_limit
     if count == 0:
         return None
-    stored = load_checkpoint(args.resume) if args.resume else None
-    base = stored.extra.get("recipe") if stored else None
-    recipe = recipe_for("synthetic", base=base, crop=crop, seed=args.seed)
-    maxdisp = (stored.settings.get("maxdisp") if stored else args.maxdisp) or 192
-    return SyntheticStereo(count, size=recipe.crop, seed=recipe.seed, max_disparity=max_disparity_for(maxdisp))
+    recipe = trainer.recipe
+    return SyntheticStereo(count, size=recipe.crop, seed=recipe.seed,
+                           max_disparity=max_disparity_for(trainer.model.maxdisp))
 
 
 def _new_model(args: argparse.Namespace) -> torch.nn.Module:

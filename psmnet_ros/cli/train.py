@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--release", metavar="PATH",
                      help="after training, write last.tar's weights in float16 with the run's record to PATH "
                           "(how psmnet_ros/weights/psmnet_synthetic.tar is made)")
+    run.add_argument("--release-caveat", metavar="TEXT",
+                     help="with --release: a warning shown to everyone who loads the release as the shipped "
+                          "weights (e.g. an unfinished run)")
     return parser
 
 
@@ -133,6 +136,8 @@ def main(argv=None) -> int:
                          f"--dataset {args.dataset} needs --root (the dataset folder)")
     if not synthetic and args.scenes_per_epoch is not None:
         raise InputError("--scenes-per-epoch is for --dataset synthetic only")
+    if args.release_caveat and not args.release:
+        raise InputError("--release-caveat goes with --release PATH")
     if synthetic and args.limit is not None:
         raise InputError("--limit counts dataset frames; for --dataset synthetic use --scenes-per-epoch")
     crop = parse_crop(args.crop) if args.crop else None
@@ -174,7 +179,7 @@ def main(argv=None) -> int:
         print(f"{PROG}: interrupted during epoch {trainer.epoch + 1}; {kept}", file=sys.stderr)
         return 130
     if args.release:
-        release_weights(last, args.release)
+        release_weights(last, args.release, caveat=args.release_caveat)
         print(f"released the weights of epoch {trainer.epoch} to {args.release}", file=sys.stderr)
     return 0
 

@@ -80,7 +80,7 @@ class StereoEstimator:
                         align_corners: bool | None = None, device: str = "cpu", precision: str = "fp32",
                         input_scale: float = 1.0, fast: bool | FastConfig | None = None) -> "StereoEstimator":
         """Load a checkpoint. Settings left as None come from the file, else the official defaults."""
-        model = _model_from_checkpoint(path, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
+        model, _ = _model_from_checkpoint(path, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
         return cls(model, device, precision, input_scale, weights=os.fspath(path), fast=fast)
 
     @classmethod
@@ -91,9 +91,12 @@ class StereoEstimator:
         A stackhourglass model, maxdisp 192, align_corners True, trained by this project on
         generated scenes (see ``psmnet_ros/weights/MODEL_CARD.md``). Its float16 weights are
         widened to float32 on loading; ``precision`` chooses how the network computes.
-        CheckpointError naming the path if the file is missing or is not that model.
+        CheckpointError naming the path if the file is missing or is not that model; a UserWarning
+        with the release's caveat when it has one (an unfinished training run).
         """
-        model = _model_from_checkpoint(pretrained_path(), **PRETRAINED_SETTINGS)
+        model, ckpt = _model_from_checkpoint(pretrained_path(), **PRETRAINED_SETTINGS)
+        if ckpt.extra.get("caveat"):
+            warnings.warn(f"the shipped weights: {ckpt.extra['caveat']}", UserWarning, stacklevel=2)
         return cls(model, device, precision, input_scale, weights=PRETRAINED_LABEL, fast=fast)
 
     @classmethod
@@ -173,12 +176,13 @@ class StereoEstimator:
         return crop_output(disparity.float(), h, w).cpu().numpy()
 
 
-def _model_from_checkpoint(path: str | os.PathLike, **requested) -> torch.nn.Module:
-    """The float32 model a checkpoint describes, holding its weights (float16 files are widened exactly)."""
+def _model_from_checkpoint(path: str | os.PathLike, **requested) -> tuple[torch.nn.Module, Checkpoint]:
+    """The float32 model a checkpoint describes, holding its weights (float16 files are widened
+    exactly), and the checkpoint."""
     ckpt = load_checkpoint(path)
     model = build_model(**_resolve_settings(ckpt, **requested))
     apply_weights(model, ckpt)  # load_state_dict copies into the model's float32 tensors
-    return model
+    return model, ckpt
 
 
 def _resolve_settings(ckpt: Checkpoint, **requested) -> dict:

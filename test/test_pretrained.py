@@ -1,7 +1,9 @@
 """The weights shipped with the package: where they are, that they load exactly, what they cannot run."""
 import ast
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,6 +63,23 @@ def test_missing_file_is_a_checkpoint_error_naming_the_path(monkeypatch):
         StereoEstimator.pretrained()
 
 
+def test_a_release_caveat_is_a_warning_when_the_weights_load(monkeypatch, tmp_path):
+    from psmnet_ros.core import estimator as estimator_module
+    from psmnet_ros.core.training import release_weights
+
+    run = tmp_path / "last.tar"
+    save_checkpoint(run, build_model("stackhourglass", 192, True), epoch=1, recipe={"dataset": "synthetic"})
+    release_weights(run, tmp_path / "plain.tar")
+    release_weights(run, tmp_path / "caveat.tar", caveat="one epoch of training, depth not usable yet")
+    monkeypatch.setattr(estimator_module, "pretrained_path", lambda: tmp_path / "caveat.tar")
+    with pytest.warns(UserWarning, match="the shipped weights: one epoch of training, depth not usable yet"):
+        StereoEstimator.pretrained()
+    monkeypatch.setattr(estimator_module, "pretrained_path", lambda: tmp_path / "plain.tar")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        StereoEstimator.pretrained()
+
+
 def test_settings_the_shipped_model_cannot_run():
     assert pretrained_mismatch() == {}
     assert pretrained_mismatch("stackhourglass", 192, True) == {}
@@ -76,3 +95,31 @@ def test_setup_installs_the_weights_as_package_data():
     patterns = [ast.literal_eval(e) for e in options["package_data"].values[0].elts]
     assert "weights/*.tar" in patterns and "weights/*.md" in patterns
     assert ast.literal_eval(options["zip_safe"]) is False
+
+
+# --- what the shipped weights do (psmnet_ros/weights/MODEL_CARD.md) --------------------------------
+
+RELEASED_MOTORCYCLE_EPE_PX = 15.055
+"""Dense EPE of the shipped weights on scikit-image's Motorcycle pair when they were released
+(``psmnet-eval --dataset middlebury``, CPU, fp32); update it with the weights and the card."""
+EPE_MARGIN_PX = 0.1
+
+
+def test_the_shipped_record_names_this_generator():
+    from psmnet_ros.core.synthetic import GENERATOR_VERSION
+
+    record = load_checkpoint(SHIPPED).extra
+    assert record["generator_version"] == GENERATOR_VERSION
+    assert record["recipe"]["dataset"] == "synthetic" and record["steps"] > 0 and record["devices"]
+    assert "optimizer" not in record
+
+
+def test_shipped_weights_on_the_motorcycle_pair_stay_under_their_released_epe():
+    from psmnet_ros.core.datasets import MiddleburyMotorcycle
+
+    sample = MiddleburyMotorcycle()[0]
+    prediction = StereoEstimator.pretrained().predict(sample["left"], sample["right"])
+    truth = sample["disparity"]
+    known = np.isfinite(truth)
+    epe = float(np.abs(prediction[known].astype(np.float64) - truth[known]).mean())
+    assert epe <= RELEASED_MOTORCYCLE_EPE_PX + EPE_MARGIN_PX, epe

@@ -83,7 +83,7 @@ def test_directories_with_a_progress_bar(motorcycle_files, tmp_path):
     assert (tmp_path / "motorcycle_disp.png").is_file() and not (tmp_path / "motorcycle.ply").exists()
 
 
-def test_without_checkpoint_the_shipped_weights_run_without_warning(motorcycle_files, tmp_path, capsys):
+def test_without_checkpoint_the_shipped_weights_run_without_the_random_weights_warning(motorcycle_files, tmp_path, capsys):
     folder, left = motorcycle_files
     left_path, right_path = folder / "left" / "motorcycle.png", folder / "right" / "motorcycle.png"
     assert main([str(left_path), str(right_path), "--out-dir", str(tmp_path), "--input-scale", "0.5"]) == 0

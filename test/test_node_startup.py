@@ -87,6 +87,13 @@ def _start_ready_node(log_path, *params) -> subprocess.Popen:
     return proc
 
 
+def _stop_node(proc: subprocess.Popen, log_path) -> tuple[int, str]:
+    """Stop the node with SIGINT as ros2 launch does; (exit code, its log)."""
+    proc.send_signal(signal.SIGINT)
+    rc = proc.wait(timeout=10)
+    return rc, log_path.read_text()
+
+
 def test_shipped_config_runs_the_pretrained_weights(tmp_path):
     """Started as stereo.launch.py starts it (--params-file config/psmnet.yaml, nothing else): the
     package's weights, named in the start-up log and in /diagnostics, and no random-weights warning."""
@@ -102,9 +109,7 @@ def test_shipped_config_runs_the_pretrained_weights(tmp_path):
             values = {kv.key: kv.value for kv in statuses[0].values}
             node.destroy_node()
     finally:
-        proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=10)
-    output = log_path.read_text()
+        rc, output = _stop_node(proc, log_path)
     assert rc == 0, output
     assert "ready: stackhourglass maxdisp=192" in output
     assert "weights: pretrained (psmnet_ros/weights/psmnet_synthetic.tar)" in output
@@ -135,9 +140,7 @@ def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_i
             assert (received[0].header.stamp.sec, received[0].header.stamp.nanosec) == (1_700_000_000, 123_456_789)
             node.destroy_node()
     finally:
-        proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=10)
-    output = log_path.read_text()
+        rc, output = _stop_node(proc, log_path)
     assert rc == 0, output
     if not torch.cuda.is_available():
         assert "device 'cuda' requested but torch.cuda.is_available() is False: running on the cpu" in output

@@ -43,13 +43,18 @@ def check_batchnorm_batches(crop: tuple[int, int], batch_size: int, micro_batch:
                          f"fill one batch of {batch_size}")
 
 
+def check_batch_split(crop: tuple[int, int], batch_size: int, micro_batch: int, frames: int) -> None:
+    """The split of batches into micro-batches over ``frames`` frames; InputError else."""
+    if not 1 <= micro_batch <= batch_size:
+        raise InputError(f"--micro-batch must be between 1 and the batch size {batch_size}, got {micro_batch}")
+    check_batchnorm_batches(crop, batch_size, micro_batch, frames)
+
+
 def check_training_data(samples, crop: tuple[int, int], batch_size: int, micro_batch: int) -> None:
     """Every check a run needs before training starts: crop, frames, batch split; InputError else."""
     check_crop(*crop)
     check_crop_fits(samples, crop)
-    if not 1 <= micro_batch <= batch_size:
-        raise InputError(f"--micro-batch must be between 1 and the batch size {batch_size}, got {micro_batch}")
-    check_batchnorm_batches(crop, batch_size, micro_batch, len(samples))
+    check_batch_split(crop, batch_size, micro_batch, len(samples))
 
 
 class CropDataset(Dataset):

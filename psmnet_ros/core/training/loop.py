@@ -20,7 +20,7 @@ from ..metrics import error_counts, pooled
 from ..preprocess import check_pair, crop_output, normalize_batch, to_network_input
 from ..psmnet import build_model
 from ..synthetic import GENERATOR_VERSION, SyntheticBatches, max_disparity_for
-from .data import CropDataset, check_batchnorm_batches, check_crop, check_training_data, epoch_loader, spp_cells
+from .data import CropDataset, check_batch_split, check_crop, check_training_data, epoch_loader, spp_cells
 from .loss import loss_sum, valid_mask
 from .recipe import ADAM_BETAS, Recipe, recipe_for, set_learning_rate
 from .tensorboard_log import TrainingLog
@@ -52,8 +52,8 @@ class Trainer:
         self.model = model.to(self.device)
         if recipe.dataset == "synthetic":
             check_crop(*recipe.crop)
-            check_batchnorm_batches(recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size,
-                                    recipe.scenes_per_epoch)
+            check_batch_split(recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size,
+                              recipe.scenes_per_epoch)
             self.train_set = SyntheticBatches(recipe.seed, recipe.scenes_per_epoch, recipe.crop,
                                               max_disparity_for(self.model.maxdisp))
         else:

@@ -19,9 +19,15 @@ def test_demo_writes_offline_and_ros_results(tmp_path):
          "--checkpoint", "random", "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5"],
         env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "WARNING: --checkpoint random" in result.stderr and "random weights" in result.stderr
-    for name in ("motorcycle_left_disp.png", "motorcycle_left_depth.npy", "motorcycle_left.ply"):
+    assert "WARNING: weights 'random'" in result.stderr and "RANDOM UNTRAINED weights" in result.stderr
+    for name in ("motorcycle_left_disp.png", "motorcycle_left_depth.npy", "motorcycle_left.ply",
+                 "motorcycle_left_sgbm_disp.npy", "comparison.csv"):
         assert (out / "offline" / name).is_file()
+    # The offline result is scored against the pair's ground truth beside SGBM, and pictured.
+    assert re.search(r"^PSMNet\s+100\.00\s+\d+\.\d{3}\s", result.stdout, re.M), result.stdout
+    assert re.search(r"^SGBM\s+87\.\d\d\s+inf\s", result.stdout, re.M), result.stdout
+    picture = cv2.imread(str(out / "figures" / "motorcycle.jpg"))
+    assert picture is not None and picture.shape[1] == 3 * round(741 / 2)   # three half-size panels a row
 
     summary = result.stdout
     assert re.search(r"frames in:\s+2\b", summary) and re.search(r"frames out:\s+2\b", summary), summary
@@ -42,12 +48,12 @@ def test_demo_writes_offline_and_ros_results(tmp_path):
     np.testing.assert_allclose(depth[valid], calib.fx * calib.baseline_m / disparity[valid], rtol=2e-3)
 
 
-def test_demo_refuses_a_variant_the_shipped_weights_are_not_before_doing_anything(tmp_path):
+def test_demo_refuses_a_variant_the_default_weights_are_not_before_doing_anything(tmp_path):
     result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.demo", "--out-dir", str(tmp_path / "r"),
                              "--variant", "basic"], env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "psmnet-demo: error: --variant basic needs --checkpoint: the shipped pretrained weights are stackhourglass, "
-        "maxdisp 192, align_corners True; pass --checkpoint PATH for matching weights, or --checkpoint random for "
-        "untrained ones"]
+        "psmnet-demo: error: the kitti2015 (official PSMNet, KITTI 2015) weights are variant 'stackhourglass', "
+        "maxdisp 192, align_corners True; variant 'basic' needs other weights: pass a matching checkpoint file, "
+        "or 'random' for untrained weights"]
     assert not (tmp_path / "r").exists()

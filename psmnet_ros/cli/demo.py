@@ -1,13 +1,15 @@
 """psmnet-demo: the main job on a real stereo pair, the Middlebury 2014 Motorcycle pair.
 
 1. Offline inference with its real calibration (different principal points in the two
-   cameras): disparity, depth and a coloured point cloud in ``OUT_DIR/offline``.
+   cameras): disparity, depth and a coloured point cloud in ``OUT_DIR/offline``; dense EPE
+   and bad-2 against the pair's ground truth beside OpenCV SGBM's, and a picture of it all
+   in ``OUT_DIR/figures/motorcycle.jpg``.
 2. The ROS pipeline: a short stereo bag of the pair (``OUT_DIR/bag``) is played with
    psmnet-play into psmnet_node, and what the node publishes is recorded into
    ``OUT_DIR/ros``, followed by a summary (frames in/out, dropped, latency).
 
-Both use the pretrained weights shipped in the package unless --checkpoint names a file
-(or ``random``: untrained weights).
+Both use the official PSMNet KITTI 2015 weights (``kitti2015``) unless --checkpoint names
+other weights or a file (``random``: untrained weights).
 """
 from __future__ import annotations
 
@@ -18,11 +20,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..core.datasets.base import write_rgb
 from ..core.datasets.middlebury import MiddleburyMotorcycle
 from ..core.errors import InputError
+from ..core.metrics import coverage_counts
+from ..core.sgbm import sgbm_disparity
+from ..tools.figures import OFFLINE_STEM, write_figure
 from . import infer
-from .common import add_estimator_arguments, check_weights_args, one_line_errors
+from .eval import COMPARISON_COLUMNS, SGBM_DISPARITIES, comparison_row, format_comparison, write_csv
+from ..core.weights import parse_weights
+from .common import add_estimator_arguments, one_line_errors
 
 PROG = "psmnet-demo"
 
@@ -69,6 +78,22 @@ def run_offline(args: argparse.Namespace, sample: dict, calib) -> str:
     return out
 
 
+def compare_with_sgbm(out_dir: str, sample: dict) -> str:
+    """Score the offline disparity and OpenCV SGBM's against the pair's ground truth; writes SGBM's disparity
+    (``..._sgbm_disp.npy``, NaN = no value) beside it and ``comparison.csv``; returns the table."""
+    stem = os.path.join(out_dir, OFFLINE_STEM)
+    disparity = np.load(f"{stem}_disp.npy")
+    start = time.perf_counter()
+    sgbm = sgbm_disparity(sample["left"], sample["right"], num_disparities=SGBM_DISPARITIES["middlebury"])
+    sgbm_s = time.perf_counter() - start
+    np.save(f"{stem}_sgbm_disp.npy", sgbm)
+    rows = [comparison_row("PSMNet", coverage_counts(disparity, sample["disparity"]), 1, float("nan")),
+            comparison_row("SGBM", coverage_counts(sgbm, sample["disparity"]), 1, sgbm_s)]
+    write_csv(Path(stem).parent / "comparison.csv", COMPARISON_COLUMNS, rows)
+    return (f"against the pair's ground truth ({rows[0]['valid_px']} pixels), beside OpenCV SGBM:\n"
+            + format_comparison(rows))
+
+
 def run_ros(args: argparse.Namespace, sample: dict, calib, interval_s: float) -> str:
     """Write the demo bag, play it through psmnet_node, record the outputs; returns the summary."""
     from ..ros.demo_pipeline import LEFT_NS, RIGHT_NS, run_pipeline, summary
@@ -97,13 +122,15 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
-    check_weights_args(args)
+    parse_weights(args.checkpoint, args.variant, args.maxdisp, args.align_corners)
     dataset = MiddleburyMotorcycle()
     sample, calib = dataset[0], dataset.calibration
     started = time.monotonic()
     out = run_offline(args, sample, calib)
     offline_s = time.monotonic() - started
     print(f"offline results (disparity, depth, point cloud .ply): {os.path.abspath(out)}")
+    print(compare_with_sgbm(args.out_dir, sample))
+    print(f"picture: {os.path.abspath(write_figure(args.out_dir))}", flush=True)
     if not args.offline_only:
         interval = args.interval if args.interval else max(0.1, 1.5 * offline_s)
         print(f"playing {args.frames} frames {interval:.1f} s apart into psmnet_node ...", flush=True)

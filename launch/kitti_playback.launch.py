@@ -50,8 +50,8 @@ def generate_launch_description():
                               default_value=PathJoinSubstitution([FindPackageShare("psmnet_ros"), "config", "psmnet.yaml"]),
                               description="YAML file with the psmnet_node parameters"),
         DeclareLaunchArgument("checkpoint", default_value="",
-                              description="PSMNet checkpoint (.tar/.pth) or 'random' (untrained weights); empty = the "
-                                          "params file's 'checkpoint' (shipped: the package's pretrained weights)"),
+                              description="weights: a name (kitti2015, random = untrained) or a checkpoint file "
+                                          "(.tar/.pth); empty = the params file's 'checkpoint' (shipped: kitti2015)"),
         OpaqueFunction(function=_bag_play),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare("psmnet_ros"), "launch", "stereo.launch.py"])),

@@ -55,8 +55,8 @@ def generate_launch_description():
             description="YAML file with the psmnet_node parameters (top key psmnet_node: ros__parameters:)"),
         DeclareLaunchArgument(
             "checkpoint", default_value="",
-            description="PSMNet checkpoint (.tar/.pth) or 'random' (untrained weights); empty = "
-                        "the params file's 'checkpoint' (shipped: the package's pretrained weights)"),
+            description="weights: a name (kitti2015, random = untrained) or a checkpoint file (.tar/.pth); "
+                        "empty = the params file's 'checkpoint' (shipped: empty = kitti2015)"),
         DeclareLaunchArgument(
             "namespace", default_value="",
             description="namespace of the node and of its outputs (disparity, depth, points2, ...)"),

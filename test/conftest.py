@@ -21,3 +21,24 @@ def reference_dir() -> Path:
 def reference_cases(reference_dir):
     import torch
     return torch.load(reference_dir / "cases.pt", weights_only=True)
+
+
+@pytest.fixture(scope="session")
+def motorcycle():
+    """scikit-image's Middlebury Motorcycle pair: left, right (500x741x3 uint8), disparity (NaN = unknown)."""
+    from psmnet_ros.core.datasets import MiddleburyMotorcycle
+    return MiddleburyMotorcycle()[0]
+
+
+@pytest.fixture(scope="session")
+def default_estimator():
+    """The default weights (official KITTI 2015), plain path, strict fp32, CPU."""
+    from psmnet_ros.core import StereoEstimator
+    return StereoEstimator.pretrained()
+
+
+@pytest.fixture(scope="session")
+def motorcycle_prediction(default_estimator, motorcycle):
+    """The default weights' disparity of the Motorcycle pair (pixels, 500x741 float32), computed once a session:
+    one full-size forward pass costs about 20 s on two CPU cores."""
+    return default_estimator.predict(motorcycle["left"], motorcycle["right"])

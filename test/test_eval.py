@@ -142,5 +142,5 @@ def test_errors_and_random_weights_warning(tmp_path, capsys):
     # Random weights: one loud line about them, then the 32x24 frame is too small for the network.
     err = run_error(["--dataset", "kitti2015", "--root", str(tree.root), "--split", "all", "--variant", "basic",
                      "--checkpoint", "random", "--out-dir", str(tmp_path / "o")], capsys)
-    assert "WARNING: --checkpoint random" in err and "random weights" in err
+    assert "WARNING: weights 'random'" in err and "RANDOM UNTRAINED weights" in err
     assert "too small for PSMNet" in err.splitlines()[-1]

@@ -1,7 +1,7 @@
 """psmnet-infer end to end on the Middlebury Motorcycle pair (real images, real calibration).
 
 Most tests ask for small random networks (``--checkpoint random``) to stay fast; one runs the
-shipped pretrained weights, the default."""
+default weights (the official KITTI 2015 checkpoint)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 
-import psmnet_ros
 from psmnet_ros.cli.infer import main
 from psmnet_ros.core import StereoEstimator
 
@@ -49,7 +48,7 @@ def test_all_outputs_on_the_motorcycle_pair(motorcycle_files, tmp_path, capsys):
                "--max-depth", str(max_depth)])
     assert rc == 0
     err = capsys.readouterr().err
-    assert "WARNING: --checkpoint random" in err and "random weights" in err and "meaningless" in err
+    assert "WARNING: weights 'random'" in err and "RANDOM UNTRAINED weights" in err and "MEANINGLESS" in err
     disparity = np.load(out / "motorcycle_disp.npy")
     assert disparity.shape == (500, 741) and disparity.dtype == np.float32
     png = cv2.imread(str(out / "motorcycle_disp.png"), cv2.IMREAD_UNCHANGED)
@@ -83,13 +82,12 @@ def test_directories_with_a_progress_bar(motorcycle_files, tmp_path):
     assert (tmp_path / "motorcycle_disp.png").is_file() and not (tmp_path / "motorcycle.ply").exists()
 
 
-def test_without_checkpoint_the_shipped_weights_run_without_the_random_weights_warning(motorcycle_files, tmp_path, capsys):
+def test_without_checkpoint_the_default_weights_run_without_a_warning(motorcycle_files, tmp_path, capsys):
     folder, left = motorcycle_files
     left_path, right_path = folder / "left" / "motorcycle.png", folder / "right" / "motorcycle.png"
     assert main([str(left_path), str(right_path), "--out-dir", str(tmp_path), "--input-scale", "0.5"]) == 0
     assert "WARNING" not in capsys.readouterr().err
-    shipped = Path(psmnet_ros.__file__).resolve().parent / "weights" / "psmnet_synthetic.tar"
-    expected = StereoEstimator.from_checkpoint(shipped, input_scale=0.5).predict(
+    expected = StereoEstimator.pretrained("kitti2015", input_scale=0.5).predict(
         cv2.imread(str(left_path))[..., ::-1], cv2.imread(str(right_path))[..., ::-1])
     np.testing.assert_array_equal(np.load(tmp_path / "motorcycle_disp.npy"), expected)
 
@@ -97,7 +95,8 @@ def test_without_checkpoint_the_shipped_weights_run_without_the_random_weights_w
 @pytest.mark.parametrize("args,message", [
     (["/no/left.png", "/no/right.png"], "no such image: /no/left.png"),
     (["L", "R", "--focal", "700"], "--focal and --baseline go together"),
-    (["L", "R", "--checkpoint", "/no/ckpt.tar"], "checkpoint not found: /no/ckpt.tar"),
+    (["L", "R", "--checkpoint", "/no/ckpt.tar"], "unknown weights '/no/ckpt.tar': not a file, and not one of the "
+                                                 "names kitti2015, random"),
 ])
 def test_errors_are_one_line(motorcycle_files, args, message):
     folder, _ = motorcycle_files
@@ -114,15 +113,16 @@ def test_errors_are_one_line(motorcycle_files, args, message):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--variant", "basic"], "--variant basic needs --checkpoint"),
-    (["--maxdisp", "96", "--no-align-corners"], "--maxdisp 96 --no-align-corners needs --checkpoint"),
+    (["--variant", "basic"], "variant 'basic' needs other weights"),
+    (["--maxdisp", "96", "--no-align-corners"], "maxdisp 96, align_corners False needs other weights"),
 ])
-def test_settings_the_shipped_weights_cannot_run_are_one_line(motorcycle_files, args, message):
+def test_settings_the_default_weights_cannot_run_are_one_line(motorcycle_files, args, message):
     folder, _ = motorcycle_files
     result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.infer", str(folder / "left" / "motorcycle.png"),
                              str(folder / "right" / "motorcycle.png"), *args, "--out-dir", "/tmp/psmnet_err"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("psmnet-infer: error: " + message), result.stderr
-    assert "stackhourglass, maxdisp 192" in lines[0] and "--checkpoint random" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("psmnet-infer: error: the kitti2015 (official PSMNet, KITTI "
+                                                   "2015) weights are variant 'stackhourglass'"), result.stderr
+    assert message in lines[0] and "'random' for untrained weights" in lines[0]

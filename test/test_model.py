@@ -1,4 +1,5 @@
 """Model structure and the estimator's input contract, checked against the official formulation."""
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -126,6 +127,28 @@ def test_input_scale_returns_full_resolution_disparity():
     assert d.shape == (500, 520)
     with pytest.raises(InputError, match="input_scale"):
         est.predict(img[:400], img[:400])
+
+
+def test_input_scale_above_one_upsamples_and_returns_image_pixels():
+    """At input_scale 1.5 the network sees the pair enlarged (bicubic) and its disparities, in enlarged
+    pixels, come back shrunk (area averaging) and divided by the width ratio. Images too small for the
+    network alone (130 px) are accepted once enlarged past 241 px; 1/scale of that is the minimum."""
+    scale, (h, w) = 1.5, (170, 190)
+    img = np.random.default_rng(2).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    right = np.roll(img, -3, axis=1)
+    est = StereoEstimator.random("basic", maxdisp=16, input_scale=scale, seed=3)
+    assert est.min_input_size == (161, 161) and round(161 * scale) >= 241 > round(160 * scale)
+    big_h, big_w = round(h * scale), round(w * scale)
+    on_the_big_pair = StereoEstimator(est.model).predict(
+        cv2.resize(img, (big_w, big_h), interpolation=cv2.INTER_CUBIC),
+        cv2.resize(right, (big_w, big_h), interpolation=cv2.INTER_CUBIC))
+    expected = cv2.resize(on_the_big_pair, (w, h), interpolation=cv2.INTER_AREA) * np.float32(w / big_w)
+    np.testing.assert_array_equal(est.predict(img, right), expected)
+    with pytest.raises(InputError, match="too small for PSMNet at input_scale 1.5: width and height must be at least "
+                                         "161 px"):
+        est.predict(img[:160], right[:160])
+    with pytest.raises(InputError, match=r"input_scale must be in \(0, 4\], got 4.5"):
+        StereoEstimator.random("basic", maxdisp=16, input_scale=4.5)
 
 
 def test_unknown_device_is_an_input_error():

@@ -1,6 +1,6 @@
-"""psmnet_node start-up: refusal on a bad checkpoint or parameter, the shipped defaults (pretrained
-weights, fallbacks), explicit random weights; and the worker's recovery from inference errors (CUDA
-out of memory, rejected pairs)."""
+"""psmnet_node start-up: refusal on a bad checkpoint or parameter, the shipped defaults (the official
+KITTI 2015 weights, fallbacks) and their disparity on the Motorcycle pair, explicit random weights; and
+the worker's recovery from inference errors (CUDA out of memory, rejected pairs)."""
 import signal
 import subprocess
 import sys
@@ -19,8 +19,9 @@ from stereo_msgs.msg import DisparityImage
 from psmnet_ros.core import StereoEstimator
 from psmnet_ros.core.errors import InputError
 from psmnet_ros.ros.node import predict_with_fallback
-from ros_helpers import (ros_context, ros_env, spin_until, stereo_messages, wait_for_publishers,
-                         wait_for_subscribers)
+from psmnet_ros.ros.conversions import float_image_to_array
+from ros_helpers import (camera_info_msg, image_msg, make_header, ros_context, ros_env, spin_until, stereo_messages,
+                         wait_for_publishers, wait_for_subscribers)
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAIN_ID = 22
@@ -46,6 +47,7 @@ def test_missing_checkpoint_exits_non_zero_naming_the_path(tmp_path):
     assert result.returncode != 0
     assert str(missing) in output
     assert "Traceback" not in output
+    assert "unknown weights" in output and "not one of the names kitti2015, random" in output
     assert len([line for line in output.splitlines() if line.strip()]) == 1, output
 
 
@@ -58,16 +60,17 @@ def test_invalid_parameter_exits_non_zero_naming_the_parameter():
 
 
 @pytest.mark.parametrize("ros_args,message", [
-    (("-p", "variant:=basic"), "parameter 'variant' = 'basic': the shipped pretrained weights (checkpoint empty) "
-                               "are stackhourglass, maxdisp 192, align_corners True"),
-    (("-p", "maxdisp:=96"), "parameter 'maxdisp' = 96: the shipped pretrained weights"),
-    (("-p", "align_corners:=false"), "parameter 'align_corners' = False: the shipped pretrained weights"),
+    (("-p", "variant:=basic"), "variant 'basic' needs other weights"),
+    (("-p", "maxdisp:=96"), "maxdisp 96 needs other weights"),
+    (("-p", "align_corners:=false"), "align_corners False needs other weights"),
 ])
-def test_settings_the_shipped_weights_cannot_run_exit_with_one_line(ros_args, message):
+def test_settings_the_default_weights_cannot_run_exit_with_one_line(ros_args, message):
     result = run_node(*ros_args)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert message in output and "or to 'random' for untrained ones" in output
+    assert "parameter 'checkpoint' = '': the kitti2015 (official PSMNet, KITTI 2015) weights are variant " \
+           "'stackhourglass', maxdisp 192, align_corners True" in output
+    assert message in output and "or 'random' for untrained weights" in output
     assert len([line for line in output.splitlines() if line.strip()]) == 1, output
 
 
@@ -94,28 +97,52 @@ def _stop_node(proc: subprocess.Popen, log_path) -> tuple[int, str]:
     return rc, log_path.read_text()
 
 
-def test_shipped_config_runs_the_pretrained_weights(tmp_path):
-    """Started as stereo.launch.py starts it (--params-file config/psmnet.yaml, nothing else): the
-    package's weights, named in the start-up log and in /diagnostics, and no random-weights warning."""
+def test_shipped_config_runs_the_default_weights_on_the_motorcycle_pair(tmp_path, motorcycle,
+                                                                        motorcycle_prediction):
+    """Started as stereo.launch.py starts it (--params-file config/psmnet.yaml, nothing else, reliable input
+    for the 1.1 MB images): the official KITTI 2015 weights, named in the start-up log and in /diagnostics,
+    no random-weights warning, and on the Motorcycle pair with its calibration a disparity within 0.05 px of
+    ``StereoEstimator.pretrained().predict`` after the principal-point correction d' = d + (cx_r - cx_l)."""
+    from psmnet_ros.core.datasets.middlebury import MOTORCYCLE_DOFFS_PX, motorcycle_calibration
+
+    calib = motorcycle_calibration()
     log_path = tmp_path / "node.log"
-    proc = _start_ready_node(log_path)
+    proc = _start_ready_node(log_path, "-p", "qos:=reliable")
     try:
         with ros_context(DOMAIN_ID) as context:
-            node = Node("psmnet_pretrained_test", context=context)
-            statuses = []
-            node.create_subscription(DiagnosticArray, "/diagnostics",
-                                     lambda msg: statuses.extend(msg.status), 10)
-            assert spin_until(node, lambda: statuses, 30.0), log_path.read_text()
+            node = Node("psmnet_default_weights_test", context=context)
+            statuses, received = [], []
+            node.create_subscription(DiagnosticArray, "/diagnostics", lambda msg: statuses.extend(msg.status), 10)
+            sub = node.create_subscription(DisparityImage, "disparity", received.append, 5)
+            reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+            publishers = [node.create_publisher(msg_type, topic, reliable) for topic, msg_type in (
+                ("left/image_rect", Image), ("left/camera_info", CameraInfo),
+                ("right/image_rect", Image), ("right/camera_info", CameraInfo))]
+            assert wait_for_subscribers(node, publishers, 30.0) and wait_for_publishers(node, [sub], 30.0)
+            header = make_header(1_700_000_000_000_000_000, "motorcycle_left")
+            width, height = calib.size
+            infos = [camera_info_msg(header, width, height, calib.fx, cx=calib.cx_left, cy=calib.cy),
+                     camera_info_msg(header, width, height, calib.fx, cx=calib.cx_right, cy=calib.cy,
+                                     tx=-calib.fx * calib.baseline_m)]
+            messages = [image_msg(motorcycle["left"], "rgb8", header), infos[0],
+                        image_msg(motorcycle["right"], "rgb8", header), infos[1]]
+            for publisher, msg in zip(publishers, messages):
+                publisher.publish(msg)
+            assert spin_until(node, lambda: received and statuses, 120.0), log_path.read_text()
             values = {kv.key: kv.value for kv in statuses[0].values}
             node.destroy_node()
     finally:
         rc, output = _stop_node(proc, log_path)
     assert rc == 0, output
     assert "ready: stackhourglass maxdisp=192" in output
-    assert "weights: pretrained (psmnet_ros/weights/psmnet_synthetic.tar)" in output
-    assert values["checkpoint"] == "pretrained (psmnet_ros/weights/psmnet_synthetic.tar)"
+    assert "weights: kitti2015 (official PSMNet, KITTI 2015)" in output
+    assert values["weights"] == "kitti2015 (official PSMNet, KITTI 2015)"
     assert "RANDOM" not in output and "random" not in output.lower()
     assert "Traceback" not in output
+    published = float_image_to_array(received[0].image)
+    assert abs(calib.doffs - MOTORCYCLE_DOFFS_PX) < 1e-9 and received[0].min_disparity == pytest.approx(calib.doffs)
+    difference = np.abs(published - (motorcycle_prediction + np.float32(calib.doffs)))
+    assert difference.max() <= 0.05, difference.max()
 
 
 def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_input(tmp_path, pair):
@@ -143,10 +170,10 @@ def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_i
         rc, output = _stop_node(proc, log_path)
     assert rc == 0, output
     if not torch.cuda.is_available():
-        assert "device 'cuda' requested but torch.cuda.is_available() is False: running on the cpu" in output
+        assert "device 'cuda' requested but no GPU is available: running on the cpu" in output
         assert "precision 'fp16' is not usable on the cpu" in output and "on cpu (fp32)" in output
     assert "qos=sensor_data" in output
-    assert "parameter 'checkpoint' is 'random'" in output
+    assert "weights 'random'" in output
     assert "RANDOM UNTRAINED weights" in output and "MEANINGLESS" in output
     assert "weights: random (untrained)" in output
     assert "Traceback" not in output

@@ -290,15 +290,13 @@ def test_synthetic_run_releases_float16_weights_and_continues_from_them(tmp_path
     assert (synthetic.batch_size, synthetic.crop, synthetic.scenes_per_epoch) == (8, (256, 512), 800)
     out, released = tmp_path / "run", tmp_path / "released.tar"
     args = ["--dataset", "synthetic", "--scenes-per-epoch", "2", "--val-limit", "1"] + TINY
-    assert main(args + ["--epochs", "1", "--out-dir", str(out), "--release", str(released),
-                        "--release-caveat", "one step of training"]) == 0
+    assert main(args + ["--epochs", "1", "--out-dir", str(out), "--release", str(released)]) == 0
     run = load_checkpoint(out / "last.tar")
     assert run.extra["steps"] == 1 and run.extra["train_seconds"] > 0 and run.extra["generator_version"] >= 1
     assert run.extra["devices"][0].startswith("CPU") and run.extra["recipe"]["scenes_per_epoch"] == 2
     assert math.isfinite(run.extra["metrics"]["epe"])
     release = load_checkpoint(released)
     assert "optimizer" not in release.extra and release.extra["steps"] == 1
-    assert release.extra["caveat"] == "one step of training"
     for key, value in run.state_dict.items():
         if value.is_floating_point():
             assert release.state_dict[key].dtype == torch.float16
@@ -324,5 +322,3 @@ def test_synthetic_cli_errors_are_one_line(tmp_path, capsys):
     assert "--scenes-per-epoch must be >= 1" in _error_line(capsys)
     assert main(["--dataset", "synthetic", "--limit", "5"]) == 2
     assert "use --scenes-per-epoch" in _error_line(capsys)
-    assert main(["--dataset", "synthetic", "--release-caveat", "early"]) == 2
-    assert "--release-caveat goes with --release PATH" in _error_line(capsys)

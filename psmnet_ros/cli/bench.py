@@ -2,8 +2,9 @@
 
 Prints one Markdown table: per variant and batch size, milliseconds per batch and per
 frame, speed-up over the reference row of the same batch size, peak device memory, the
-difference from the official strict-fp32 disparities of ``--reference-dir`` and, with a
-trained ``--checkpoint``, EPE and bad-1 on the Middlebury Motorcycle pair. Timing inputs:
+difference from the official strict-fp32 disparities of ``--reference-dir`` and, with trained
+weights (by default the official KITTI 2015 ones), EPE and bad-1 on the Middlebury Motorcycle
+pair, so that every variant and precision is judged against ground truth. Timing inputs:
 that pair resized to ``--height`` x ``--width``. ``--node-overhead`` adds a second table:
 the node's per-frame CPU work around the network at KITTI size, with real rclpy publishing.
 """
@@ -21,13 +22,13 @@ import numpy as np
 import torch
 
 from ..core.errors import InputError
-from ..core.estimator import StereoEstimator
+from ..core.estimator import load_estimator
 from ..core.fast.benchmark import (CPU_VARIANTS, VARIANTS, VARIANTS_BY_NAME, Row, build_estimator,
                                    format_table, middlebury_errors, reference_differences, reference_model,
                                    release, time_batches)
 from ..core.preprocess import MIN_SIZE
 from ..core.psmnet import VARIANTS as MODEL_VARIANTS
-from ..core.psmnet import build_model
+from ..core.weights import DEFAULT, RANDOM
 from .common import one_line_errors
 
 PROG = "psmnet-bench"
@@ -43,11 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cuda", help="cuda[:N] or cpu (default cuda)")
     parser.add_argument("--height", type=int, default=384, help="image height in pixels (default 384)")
     parser.add_argument("--width", type=int, default=1248, help="image width in pixels (default 1248)")
-    parser.add_argument("--maxdisp", type=int, default=192, help="disparity range in pixels (default 192)")
+    parser.add_argument("--maxdisp", type=int, help="disparity range in pixels (default: the weights', else 192)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 4], help="batch sizes (default 1 4)")
-    parser.add_argument("--variant", choices=MODEL_VARIANTS, default="stackhourglass", help="PSMNet variant")
-    parser.add_argument("--checkpoint", help="trained weights: adds EPE / bad-1 on Middlebury Motorcycle "
-                                             "(default: random weights, timing only)")
+    parser.add_argument("--variant", choices=MODEL_VARIANTS, help="PSMNet variant (default: the weights')")
+    parser.add_argument("--checkpoint", default="", metavar="NAME|PATH",
+                        help=f"weights, a name or a checkpoint file (default {DEFAULT}): trained weights add EPE / "
+                             f"bad-1 on the Middlebury Motorcycle pair; '{RANDOM}': untrained, timing only")
     parser.add_argument("--reference-dir", type=Path, help="directory with cases.pt and the reference checkpoints: "
                                                            "adds the difference from strict fp32")
     parser.add_argument("--reference-cases", type=int, help="use only the first N reference cases (default all)")
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_args(args: argparse.Namespace) -> torch.device:
     if min(args.height, args.width) < MIN_SIZE:
         raise InputError(f"--height and --width must be at least {MIN_SIZE} px, got {args.height}x{args.width}")
-    if args.maxdisp <= 0 or args.maxdisp % 4:
+    if args.maxdisp is not None and (args.maxdisp <= 0 or args.maxdisp % 4):
         raise InputError(f"--maxdisp must be a positive multiple of 4, got {args.maxdisp}")
     if min(args.batch) < 1 or args.repeats < 1 or args.warmup < 0:
         raise InputError("--batch and --repeats must be at least 1 and --warmup at least 0")
@@ -85,14 +87,12 @@ def _check_args(args: argparse.Namespace) -> torch.device:
     return device
 
 
-def _timing_model(args: argparse.Namespace) -> torch.nn.Module:
-    if args.checkpoint:
-        return StereoEstimator.from_checkpoint(args.checkpoint, variant=args.variant, maxdisp=args.maxdisp,
-                                               device="cpu", fast=False).model
-    print(f"{PROG}: no --checkpoint: random weights, timing only (no EPE / bad-1)", file=sys.stderr)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return build_model(args.variant, args.maxdisp).eval()
+def _timing_model(args: argparse.Namespace) -> tuple[torch.nn.Module, str]:
+    """The plain model of the requested weights (CPU) and their label."""
+    estimator, notices = load_estimator(args.checkpoint, variant=args.variant, maxdisp=args.maxdisp, fast=False)
+    if args.checkpoint == RANDOM:
+        print(f"{PROG}: random weights: timing only (no EPE / bad-1)", file=sys.stderr)
+    return estimator.model, estimator.weights
 
 
 def _timing_pair(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,16 +102,15 @@ def _timing_pair(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     return tuple(cv2.resize(frame[side], (width, height), interpolation=cv2.INTER_AREA) for side in ("left", "right"))
 
 
-def model_rows(args: argparse.Namespace, device: torch.device) -> list[Row]:
-    """Time every requested variant at every batch size; add the accuracy columns that apply."""
+def model_rows(args: argparse.Namespace, device: torch.device, model: torch.nn.Module) -> list[Row]:
+    """Time every requested variant of ``model`` at every batch size; add the accuracy columns that apply."""
     names = args.variants or (tuple(VARIANTS_BY_NAME) if device.type == "cuda" else CPU_VARIANTS)
-    model = _timing_model(args)
     pair = _timing_pair(args.width, args.height)
     cases, reference = None, None
     if args.reference_dir is not None:
         cases = torch.load(args.reference_dir / "cases.pt", weights_only=True)
-        reference = reference_model(args.reference_dir, cases, args.variant)
-        cases = cases[args.variant][:args.reference_cases]
+        reference = reference_model(args.reference_dir, cases, model.variant)
+        cases = cases[model.variant][:args.reference_cases]
     rows, baseline = [], {}
     for name in names:
         variant = VARIANTS_BY_NAME[name]
@@ -121,7 +120,7 @@ def model_rows(args: argparse.Namespace, device: torch.device) -> list[Row]:
             diffs = reference_differences(build_estimator(variant, reference, device), cases)
             release(device)
         estimator = build_estimator(variant, model, device)
-        if args.checkpoint:
+        if args.checkpoint != RANDOM:
             epe = middlebury_errors(estimator)
         for batch in args.batch:
             print(f"{PROG}: {name}: timing batch {batch}", file=sys.stderr, flush=True)
@@ -277,9 +276,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     device = _check_args(args)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"PSMNet {args.variant}, {args.width}x{args.height}, maxdisp {args.maxdisp}, on {name} "
-          f"(torch {torch.__version__}); median of {args.repeats} after {args.warmup} warm-up")
-    print(format_table(model_rows(args, device)))
+    model, weights = _timing_model(args)
+    print(f"PSMNet {model.variant}, {args.width}x{args.height}, maxdisp {model.maxdisp}, weights {weights}, on "
+          f"{name} (torch {torch.__version__}); median of {args.repeats} after {args.warmup} warm-up")
+    print(format_table(model_rows(args, device, model)))
     if args.node_overhead:
         print()
         print(format_overhead(node_overhead(args.repeats)))

@@ -223,9 +223,9 @@ def main(argv=None) -> int:
         image = error_image(disparity, sample["disparity"], sample["noc"])
         cv2.imwrite(str(out_dir / "error_maps" / f"{_file_name(sample['name'])}.png"), image[:, :, ::-1])
 
-    weights = estimator.weights or "random weights"
-    print(f"{PROG}: {args.dataset} split {args.split}, {len(rows)} frames, {weights} "
-          f"({estimator.variant}, maxdisp {estimator.maxdisp})")
+    print(f"{PROG}: {args.dataset} split {args.split}, {len(rows)} frames, weights {estimator.weights} "
+          f"({estimator.variant}, maxdisp {estimator.maxdisp}, {estimator.precision}, input_scale "
+          f"{estimator.input_scale:g})")
     print(format_table(summary))
     if comparison:
         print(f"side by side with OpenCV StereoSGBM (numDisparities {sgbm_range}, blockSize {SGBM_BLOCK_SIZE}) "

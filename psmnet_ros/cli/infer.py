@@ -4,8 +4,8 @@
                  [--calib calib_cam_to_cam.txt | --focal F --baseline B [--doffs D --cx CX --cy CY]]
     psmnet-infer LEFT_DIR RIGHT_DIR ...   (every pair, matched by file name, with a progress bar)
 
-Without --checkpoint the network runs with the pretrained weights shipped in the package
-(psmnet_ros/weights/psmnet_synthetic.tar); ``--checkpoint random`` gives untrained weights.
+Without --checkpoint the network runs with the official PSMNet KITTI 2015 weights (``kitti2015``,
+see psmnet_ros/weights/MODEL_CARD.md); ``--checkpoint random`` gives untrained weights.
 
 Writes per pair, named after the left image: ``NAME_disp.png`` (KITTI uint16, value x 256,
 0 = invalid), ``NAME_disp.npy`` (float32 pixels), ``NAME_disp_color.png``; with a calibration

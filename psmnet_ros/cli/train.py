@@ -27,11 +27,10 @@ PROG = "psmnet-train"
 EPILOG = """\
 recipes (the official main.py and finetune.py; any option given overrides them):
   sceneflow            10 epochs from scratch, lr 1e-3 constant
-  synthetic            the project's recipe for its shipped weights: 100 epochs of 800 generated
+  synthetic            training on generated scenes (no download): 100 epochs of 800 generated
                        scenes (psmnet_ros.core.synthetic, rendered on --device), batch 8,
                        lr 1e-3 for epochs 1-80, 1e-4 after; needs no --root. Validation: 16
-                       held-out generated scenes (--val-limit). Continue the shipped run with
-                       --resume psmnet_ros/weights/psmnet_synthetic.tar --out-dir DIR.
+                       held-out generated scenes (--val-limit).
   kitti2015, kitti2012 300 epochs from --init (a SceneFlow model, official .tar accepted),
                        lr 1e-3 for epochs 1-200, 1e-4 from epoch 201
   all: Adam betas (0.9, 0.999), batch 12 (synthetic 8), random 256x512 crops, loss 0.5/0.7/1.0 x smooth L1
@@ -91,10 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write checkpoint_epoch_NNN.tar every N epochs; last.tar is written every epoch")
     run.add_argument("--release", metavar="PATH",
                      help="after training, write last.tar's weights in float16 with the run's record to PATH "
-                          "(how psmnet_ros/weights/psmnet_synthetic.tar is made)")
-    run.add_argument("--release-caveat", metavar="TEXT",
-                     help="with --release: a warning shown to everyone who loads the release as the shipped "
-                          "weights (e.g. an unfinished run)")
+                          "(a third of the size; --checkpoint and --resume load it)")
     return parser
 
 
@@ -136,8 +132,6 @@ def main(argv=None) -> int:
                          f"--dataset {args.dataset} needs --root (the dataset folder)")
     if not synthetic and args.scenes_per_epoch is not None:
         raise InputError("--scenes-per-epoch is for --dataset synthetic only")
-    if args.release_caveat and not args.release:
-        raise InputError("--release-caveat goes with --release PATH")
     if synthetic and args.limit is not None:
         raise InputError("--limit counts dataset frames; for --dataset synthetic use --scenes-per-epoch")
     crop = parse_crop(args.crop) if args.crop else None
@@ -179,7 +173,7 @@ def main(argv=None) -> int:
         print(f"{PROG}: interrupted during epoch {trainer.epoch + 1}; {kept}", file=sys.stderr)
         return 130
     if args.release:
-        release_weights(last, args.release, caveat=args.release_caveat)
+        release_weights(last, args.release)
         print(f"released the weights of epoch {trainer.epoch} to {args.release}", file=sys.stderr)
     return 0
 

@@ -1,12 +1,13 @@
-"""ROS-free core: the PSMNet model, checkpoints, the estimator and stereo geometry.
+"""ROS-free core: the PSMNet model, checkpoints, named weights, the estimator and stereo geometry.
 
 Nothing here imports rclpy or ROS message packages.
 """
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .errors import CheckpointError, InputError, PSMNetError
-from .estimator import StereoEstimator
-from .pretrained import pretrained_path
+from .estimator import StereoEstimator, load_estimator
 from .psmnet import VARIANTS, PSMNetBasic, PSMNetStackHourglass, build_model
+from .weights import CATALOG, catalog_path
 
-__all__ = ["Checkpoint", "CheckpointError", "InputError", "PSMNetBasic", "PSMNetError", "PSMNetStackHourglass",
-           "StereoEstimator", "VARIANTS", "build_model", "load_checkpoint", "pretrained_path", "save_checkpoint"]
+__all__ = ["CATALOG", "Checkpoint", "CheckpointError", "InputError", "PSMNetBasic", "PSMNetError",
+           "PSMNetStackHourglass", "StereoEstimator", "VARIANTS", "build_model", "catalog_path", "load_checkpoint",
+           "load_estimator", "save_checkpoint"]

@@ -1,7 +1,6 @@
 """StereoEstimator: numpy stereo pairs in, disparity maps (pixels) out."""
 from __future__ import annotations
 
-import math
 import os
 import threading
 import warnings
@@ -14,17 +13,22 @@ from .checkpoint import Checkpoint, apply_weights, load_checkpoint
 from .errors import CheckpointError, InputError
 from .fast import FastConfig, FastEngine, precision_flags, resolve_precision
 from .fast import PRECISIONS  # noqa: F401  re-exported: the command-line tools take their choices from here
-from .preprocess import MIN_SIZE, check_pair, crop_output, to_network_input
-from .pretrained import PRETRAINED_LABEL, PRETRAINED_SETTINGS, pretrained_path
+from .preprocess import check_pair, crop_output, min_size_at_scale, to_network_input
 from .psmnet import VARIANTS, build_model
+from .weights import RANDOM_LABEL, catalog_path, parse_weights
 
 DEFAULTS = {"variant": "stackhourglass", "maxdisp": 192, "align_corners": True}
+MAX_INPUT_SCALE = 4.0
+"""Largest ``input_scale``: the network then sees 16 times the pixels."""
+RANDOM_WEIGHTS_NOTICE = ("weights 'random': PSMNet runs with RANDOM UNTRAINED weights, and its disparity, depth "
+                         "and points are MEANINGLESS; leave the weights empty for the default trained ones")
 _AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """torch.device for ``device``; "cuda" without a GPU falls back to the CPU with a warning.
+def resolve_device(device: str | torch.device, notices: list[str] | None = None) -> torch.device:
+    """torch.device for ``device``; "cuda" without a GPU falls back to the CPU.
 
+    The fallback is appended to ``notices``, or warned (RuntimeWarning) when ``notices`` is None.
     InputError for a string torch does not understand or a GPU index that does not exist.
     """
     try:
@@ -32,23 +36,51 @@ def resolve_device(device: str | torch.device) -> torch.device:
     except (RuntimeError, TypeError) as exc:
         raise InputError(f"unknown device {device!r} ({exc})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn("CUDA requested but no GPU is available: running on the CPU", RuntimeWarning, stacklevel=3)
+        _notice(notices, f"device '{device}' requested but no GPU is available: running on the cpu")
         return torch.device("cpu")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise InputError(f"device {device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
     return dev
 
 
+def resolve_runtime(device: str | torch.device, precision: str,
+                    notices: list[str] | None = None) -> tuple[torch.device, str]:
+    """The device and concrete precision to run on, with the fallbacks applied.
+
+    "cuda" without a GPU runs on the CPU; "fp16" on the CPU runs in fp32 (CPU float16
+    autocast is very slow and overflows). Each fallback is appended to ``notices``, or
+    warned when ``notices`` is None.
+    """
+    dev = resolve_device(device, notices)
+    resolved = resolve_precision(precision, dev)
+    if dev.type == "cpu" and resolved == "fp16":
+        _notice(notices, "precision 'fp16' is not usable on the cpu (autocast there is very slow and overflows): "
+                         "running in fp32")
+        resolved = "fp32"
+    return dev, resolved
+
+
+def _notice(notices: list[str] | None, text: str) -> None:
+    if notices is None:
+        warnings.warn(text, RuntimeWarning, stacklevel=4)
+    else:
+        notices.append(text)
+
+
 class StereoEstimator:
     """PSMNet inference on rectified RGB pairs; owns normalization, padding and cropping.
 
-    Build with :meth:`pretrained` (the weights shipped with the package), :meth:`from_checkpoint`
-    or :meth:`random`. ``input_scale`` in (0, 1] runs the network on images resized by that
-    factor and returns full-resolution disparities. ``weights`` names the weights: the
-    checkpoint path, ``PRETRAINED_LABEL`` for the shipped ones, None for random weights.
+    Build with :meth:`pretrained` (named weights, a checkpoint file or ``"random"``; by default
+    the official KITTI 2015 weights), :meth:`from_checkpoint` or :meth:`random`, or with
+    :func:`load_estimator`, which also returns its notices instead of warning.
+    ``input_scale`` in (0, 4] runs the network on the pair resized by that factor (area
+    averaging down, bicubic up) and returns disparities in the pixels of the given images.
+    ``weights`` names the weights: a catalogue label, the checkpoint path, or
+    ``RANDOM_LABEL``.
 
     precision: "fp32" (strict: no TF32 on CUDA), "tf32", "fp16", "bf16" or "auto" (see
-    :mod:`psmnet_ros.core.fast.precision`); ``self.precision`` holds the resolved name.
+    :mod:`psmnet_ros.core.fast.precision`); ``self.precision`` holds the resolved name
+    (fp16 on the CPU runs in fp32, with a warning: :func:`resolve_runtime`).
     fast: True runs :mod:`psmnet_ros.core.fast` (folded BatchNorm, fused last stage, and on
     CUDA channels-last layouts and CUDA graphs) on a copy of the weights made here, so later
     changes to ``model`` do not reach it; False runs ``model`` as it is, with autocast for
@@ -58,11 +90,10 @@ class StereoEstimator:
     """
 
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "fp32",
-                 input_scale: float = 1.0, weights: str | None = None, fast: bool | FastConfig | None = None):
-        if not (isinstance(input_scale, (int, float)) and 0 < input_scale <= 1):
-            raise InputError(f"input_scale must be in (0, 1], got {input_scale}")
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
+                 input_scale: float = 1.0, weights: str = RANDOM_LABEL, fast: bool | FastConfig | None = None):
+        if not (isinstance(input_scale, (int, float)) and 0 < input_scale <= MAX_INPUT_SCALE):
+            raise InputError(f"input_scale must be in (0, {MAX_INPUT_SCALE:g}], got {input_scale}")
+        self.device, self.precision = resolve_runtime(device, precision)
         self.input_scale = float(input_scale)
         self.weights = weights
         self.model = model.to(self.device).eval()
@@ -84,20 +115,18 @@ class StereoEstimator:
         return cls(model, device, precision, input_scale, weights=os.fspath(path), fast=fast)
 
     @classmethod
-    def pretrained(cls, device: str = "cpu", precision: str = "fp32", input_scale: float = 1.0,
-                   fast: bool | FastConfig | None = None) -> "StereoEstimator":
-        """The weights shipped with the package (``psmnet_ros/weights/psmnet_synthetic.tar``).
+    def pretrained(cls, weights: str | os.PathLike = "", device: str = "cpu", precision: str = "fp32",
+                   input_scale: float = 1.0, fast: bool | FastConfig | None = None) -> "StereoEstimator":
+        """Weights by name or path (see :mod:`psmnet_ros.core.weights`); "" = the official KITTI 2015 ones.
 
-        A stackhourglass model, maxdisp 192, align_corners True, trained by this project on
-        generated scenes (see ``psmnet_ros/weights/MODEL_CARD.md``). Its float16 weights are
-        widened to float32 on loading; ``precision`` chooses how the network computes.
-        CheckpointError naming the path if the file is missing or is not that model; a UserWarning
-        with the release's caveat when it has one (an unfinished training run).
+        :func:`load_estimator` with the architecture the weights record; its notices (random
+        weights, device or precision fallbacks) become warnings.
         """
-        model, ckpt = _model_from_checkpoint(pretrained_path(), **PRETRAINED_SETTINGS)
-        if ckpt.extra.get("caveat"):
-            warnings.warn(f"the shipped weights: {ckpt.extra['caveat']}", UserWarning, stacklevel=2)
-        return cls(model, device, precision, input_scale, weights=PRETRAINED_LABEL, fast=fast)
+        estimator, notices = load_estimator(weights, device=device, precision=precision,
+                                            input_scale=input_scale, fast=fast)
+        for text in notices:
+            warnings.warn(text, UserWarning, stacklevel=2)
+        return estimator
 
     @classmethod
     def random(cls, variant: str = "stackhourglass", maxdisp: int = 192, align_corners: bool = True,
@@ -107,7 +136,7 @@ class StereoEstimator:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = build_model(variant, maxdisp, align_corners)
-        return cls(model, device, precision, input_scale, weights=None, fast=fast)
+        return cls(model, device, precision, input_scale, weights=RANDOM_LABEL, fast=fast)
 
     @property
     def variant(self) -> str:
@@ -128,10 +157,8 @@ class StereoEstimator:
 
     @property
     def min_input_size(self) -> tuple[int, int]:
-        """Smallest (height, width) in pixels of the original images at this input scale."""
-        side = math.ceil((MIN_SIZE - 0.5) / self.input_scale)
-        while round(side * self.input_scale) < MIN_SIZE:
-            side += 1
+        """Smallest (height, width) in pixels of the given images at this input scale."""
+        side = min_size_at_scale(self.input_scale)
         return side, side
 
     def predict(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -142,22 +169,21 @@ class StereoEstimator:
         """Disparities of same-size pairs, computed in one forward pass."""
         if not pairs:
             return []
-        sizes = {check_pair(l, r) for l, r in pairs}
+        sizes = {check_pair(l, r, self.input_scale) for l, r in pairs}
         if len(sizes) > 1:
             raise InputError(f"pairs in one batch must share a size, got {sorted(sizes)}")
         h, w = sizes.pop()
-        small_h, small_w = (round(h * self.input_scale), round(w * self.input_scale))
-        if (small_h, small_w) != (h, w):
-            if min(small_h, small_w) < MIN_SIZE:
-                raise InputError(f"image {w}x{h} is too small for input_scale {self.input_scale}: at least "
-                                 f"{self.min_input_size[1]}x{self.min_input_size[0]} px needed")
-            pairs = [tuple(cv2.resize(img, (small_w, small_h), interpolation=cv2.INTER_AREA) for img in p)
-                     for p in pairs]
-        disparities = self._forward([p[0] for p in pairs], [p[1] for p in pairs], small_h, small_w)
-        if (small_h, small_w) == (h, w):
+        net_h, net_w = (round(h * self.input_scale), round(w * self.input_scale))
+        resized = (net_h, net_w) != (h, w)
+        if resized:
+            mode = cv2.INTER_AREA if net_w < w else cv2.INTER_CUBIC
+            pairs = [tuple(cv2.resize(img, (net_w, net_h), interpolation=mode) for img in p) for p in pairs]
+        disparities = self._forward([p[0] for p in pairs], [p[1] for p in pairs], net_h, net_w)
+        if not resized:
             return list(disparities)
-        factor = np.float32(w / small_w)
-        return [cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR) * factor for d in disparities]
+        mode = cv2.INTER_AREA if net_w > w else cv2.INTER_LINEAR
+        factor = np.float32(w / net_w)
+        return [cv2.resize(d, (w, h), interpolation=mode) * factor for d in disparities]
 
     def _forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
         with self._lock:
@@ -176,6 +202,35 @@ class StereoEstimator:
         return crop_output(disparity.float(), h, w).cpu().numpy()
 
 
+def load_estimator(weights: str | os.PathLike = "", *, variant: str | None = None, maxdisp: int | None = None,
+                   align_corners: bool | None = None, device: str = "cpu", precision: str = "fp32",
+                   input_scale: float = 1.0, fast: bool | FastConfig | None = None,
+                   ) -> tuple[StereoEstimator, list[str]]:
+    """The estimator a weights value, device, precision and input scale describe, and its notices.
+
+    weights: a catalogue name, "random", a checkpoint path, or "" for the default
+    (:mod:`psmnet_ros.core.weights`). variant/maxdisp/align_corners: None = what the weights
+    record (else the official defaults); a request that named weights cannot run is an
+    InputError. Notices are what the user should be told (random weights, the device or
+    precision fallbacks of :func:`resolve_runtime`): the node logs them, the tools print them.
+    """
+    spec = parse_weights(weights, variant, maxdisp, align_corners)
+    notices: list[str] = []
+    dev, resolved = resolve_runtime(device, precision, notices)
+    if spec.kind == "random":
+        notices.append(RANDOM_WEIGHTS_NOTICE)
+        estimator = StereoEstimator.random(**_resolve_settings(None, variant=variant, maxdisp=maxdisp,
+                                                               align_corners=align_corners),
+                                           device=dev, precision=resolved, input_scale=input_scale, fast=fast)
+        return estimator, notices
+    if spec.kind == "catalog":
+        path, requested = catalog_path(spec.entry), spec.entry.architecture
+    else:
+        path, requested = spec.path, {"variant": variant, "maxdisp": maxdisp, "align_corners": align_corners}
+    model, _ = _model_from_checkpoint(path, **requested)
+    return StereoEstimator(model, dev, resolved, input_scale, weights=spec.label, fast=fast), notices
+
+
 def _model_from_checkpoint(path: str | os.PathLike, **requested) -> tuple[torch.nn.Module, Checkpoint]:
     """The float32 model a checkpoint describes, holding its weights (float16 files are widened
     exactly), and the checkpoint."""
@@ -185,13 +240,14 @@ def _model_from_checkpoint(path: str | os.PathLike, **requested) -> tuple[torch.
     return model, ckpt
 
 
-def _resolve_settings(ckpt: Checkpoint, **requested) -> dict:
+def _resolve_settings(ckpt: Checkpoint | None, **requested) -> dict:
     """Architecture settings: explicit request, else the checkpoint's record, else the defaults.
 
     An explicit request that contradicts what the checkpoint records is an error.
     """
-    stored = dict(ckpt.settings)
-    defaults = dict(DEFAULTS, variant=ckpt.guessed_variant() or DEFAULTS["variant"])
+    stored = dict(ckpt.settings) if ckpt else {}
+    guessed = ckpt.guessed_variant() if ckpt else None
+    defaults = dict(DEFAULTS, variant=guessed or DEFAULTS["variant"])
     settings = {}
     for key, default in defaults.items():
         want = requested.get(key)

@@ -1,6 +1,8 @@
 """The network's input contract: ImageNet normalization, padding to a multiple of 16."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,8 +24,18 @@ def padding_for(height: int, width: int) -> tuple[int, int]:
     return (-height) % MULTIPLE, (-width) % MULTIPLE
 
 
-def check_pair(left, right) -> tuple[int, int]:
-    """Validate one stereo pair of HxWx3 uint8 RGB arrays; returns (H, W)."""
+def min_size_at_scale(input_scale: float = 1.0) -> int:
+    """Smallest image height/width in pixels that is at least MIN_SIZE once resized by ``input_scale``
+    (rounded to whole pixels, as the estimator resizes)."""
+    side = math.ceil((MIN_SIZE - 0.5) / input_scale)
+    while round(side * input_scale) < MIN_SIZE:
+        side += 1
+    return side
+
+
+def check_pair(left, right, input_scale: float = 1.0) -> tuple[int, int]:
+    """Validate one stereo pair of HxWx3 uint8 RGB arrays that the network sees resized by
+    ``input_scale``; returns (H, W)."""
     for name, img in (("left", left), ("right", right)):
         if not isinstance(img, np.ndarray):
             raise InputError(f"{name} image must be a numpy array, got {type(img).__name__}")
@@ -32,9 +44,12 @@ def check_pair(left, right) -> tuple[int, int]:
     if left.shape != right.shape:
         raise InputError(f"left and right images differ in size: {left.shape[:2]} vs {right.shape[:2]}")
     h, w = left.shape[:2]
-    if h < MIN_SIZE or w < MIN_SIZE:
-        raise InputError(f"image {w}x{h} is too small for PSMNet: width and height must be at least "
-                         f"{MIN_SIZE} px (padded to {MIN_PADDED}, the SPP's largest pooling window at 1/4 scale)")
+    side = min_size_at_scale(input_scale)
+    if h < side or w < side:
+        scaled = "" if input_scale == 1 else f" at input_scale {input_scale:g}"
+        raise InputError(f"image {w}x{h} is too small for PSMNet{scaled}: width and height must be at least {side} px "
+                         f"(the network needs {MIN_SIZE} px, padded to {MIN_PADDED}: the SPP's largest pooling window "
+                         "at 1/4 scale)")
     return h, w
 
 

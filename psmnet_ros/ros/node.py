@@ -28,10 +28,9 @@ from stereo_msgs.msg import DisparityImage
 
 from psmnet_ros.core.colorize import colorize
 from psmnet_ros.core.errors import InputError, PSMNetError
-from psmnet_ros.core.estimator import StereoEstimator
+from psmnet_ros.core.estimator import StereoEstimator, load_estimator
 from psmnet_ros.core.frame_queue import FrameQueue
 from psmnet_ros.core.geometry import depth_to_points, disparity_to_depth
-from psmnet_ros.core.pretrained import RANDOM
 from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, StereoCamera, disparity_msg, float_image_msg,
                                         image_to_rgb, pointcloud2_msg, rgb_image_msg, stamp_ns,
                                         stereo_camera)
@@ -123,25 +122,13 @@ class PSMNetNode(Node):
 
     # ---------------------------------------------------------------- start-up
     def _load_estimator(self) -> StereoEstimator:
-        s, log = self._settings, self.get_logger()
-        device, precision = s.device, s.precision
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            log.warning(f"device '{device}' requested but torch.cuda.is_available() is False: running on the cpu")
-            device = "cpu"
-        if device == "cpu" and precision == "fp16":
-            log.warning("precision 'fp16' is not usable on the cpu (autocast there is very slow and overflows): "
-                        "running in fp32")
-            precision = "fp32"
-        common = dict(device=device, precision=precision, input_scale=s.input_scale)
-        architecture = dict(variant=s.variant, maxdisp=s.maxdisp, align_corners=s.align_corners)
-        if not s.checkpoint:  # parameters.validate made sure the settings are the shipped model's
-            return StereoEstimator.pretrained(**common)
-        if s.checkpoint == RANDOM:
-            log.warning(f"parameter 'checkpoint' is '{RANDOM}': PSMNet runs with RANDOM UNTRAINED weights and its "
-                        "disparity, depth and points2 are MEANINGLESS; leave checkpoint empty for the shipped "
-                        "pretrained weights or set it to a trained model", once=True)
-            return StereoEstimator.random(**architecture, **common)
-        return StereoEstimator.from_checkpoint(s.checkpoint, **architecture, **common)
+        s = self._settings
+        estimator, notices = load_estimator(s.checkpoint, variant=s.variant, maxdisp=s.maxdisp,
+                                            align_corners=s.align_corners, device=s.device,
+                                            precision=s.precision, input_scale=s.input_scale)
+        for text in notices:
+            self.get_logger().warning(text)
+        return estimator
 
     def _setup_io(self) -> None:
         s = self._settings
@@ -175,7 +162,7 @@ class PSMNetNode(Node):
             f"ready: {est.variant} maxdisp={est.maxdisp} on {est.device} ({est.precision}), "
             f"input_scale={est.input_scale}, batch_size={s.batch_size}, "
             f"{'approximate' if s.approximate_sync else 'exact'} sync, qos={s.qos}, "
-            f"images from {min_w}x{min_h} px, weights: {_weights_text(est)}")
+            f"images from {min_w}x{min_h} px, weights: {est.weights}")
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         ours = [p for p in parameters if p.name in NodeSettings.__dataclass_fields__]
@@ -323,7 +310,7 @@ class PSMNetNode(Node):
         report = self._stats.report(queue_dropped=self._queue.dropped, sync_dropped=self._sync.dropped)
         est = self._estimator
         extra = {"device": str(est.device), "precision": est.precision,
-                 "checkpoint": _weights_text(est),
+                 "weights": est.weights,
                  "variant": est.variant, "maxdisp": str(est.maxdisp), "input scale": str(est.input_scale),
                  "queued frames": str(len(self._queue))}
         self._pub_diagnostics.publish(
@@ -342,11 +329,6 @@ class PSMNetNode(Node):
             if self._worker.is_alive():
                 self.get_logger().warning(f"inference still running after {STOP_TIMEOUT_S} s; exiting anyway")
         return super().destroy_node()
-
-
-def _weights_text(estimator: StereoEstimator) -> str:
-    """The weights in use: checkpoint path, "pretrained (psmnet_ros/weights/...)" or "random (untrained)"."""
-    return estimator.weights or f"{RANDOM} (untrained)"
 
 
 def _stamp_text(header: Header) -> str:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
 
-from psmnet_ros.core.errors import PSMNetError
+from psmnet_ros.core.errors import InputError, PSMNetError
+from psmnet_ros.core.estimator import MAX_INPUT_SCALE
 from psmnet_ros.core.fast.precision import PRECISIONS
-from psmnet_ros.core.pretrained import RANDOM, describe_pretrained, pretrained_mismatch
 from psmnet_ros.core.psmnet import VARIANTS
+from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
 
 QOS_CHOICES = ("sensor_data", "reliable")
 RUNTIME = ("min_depth", "max_depth", "max_batch_delay_ms")
@@ -46,10 +47,10 @@ class NodeSettings:
 
 
 _DESCRIPTIONS = {
-    "checkpoint": "PSMNet checkpoint file (.tar/.pth); empty = the pretrained weights shipped in the package "
-                  f"({describe_pretrained()}); '{RANDOM}' = untrained random weights (meaningless output)",
-    "variant": "network variant: stackhourglass or basic (must match the checkpoint; empty checkpoint: "
-               "stackhourglass)",
+    "checkpoint": "weights: a name (" + ", ".join(f"{name}: {entry.description}" for name, entry in CATALOG.items())
+                  + f"; '{RANDOM}': untrained, meaningless output) or a checkpoint file (.tar/.pth); "
+                  f"empty = {DEFAULT}",
+    "variant": "network variant: stackhourglass or basic (must match the weights)",
     "maxdisp": "disparity search range of the network in network pixels; multiple of 16 (stackhourglass) "
                "or 4 (basic)",
     "align_corners": "bilinear/trilinear upsampling with align_corners=True, as the official checkpoints need",
@@ -58,8 +59,8 @@ _DESCRIPTIONS = {
                  "compute capability >= 7.0, else fp32); the last stage always runs in fp32",
     "batch_size": "most synchronized pairs of one size per forward pass",
     "max_batch_delay_ms": "longest wait after the oldest waiting pair for a batch to fill (milliseconds)",
-    "input_scale": "fraction of the image resolution the network runs at, in (0, 1]; disparities are "
-                   "returned in full-resolution pixels",
+    "input_scale": f"factor the pair is resized by for the network, in (0, {MAX_INPUT_SCALE:g}]; disparities "
+                   "are returned in image pixels",
     "approximate_sync": "pair images and camera infos with approximately equal stamps instead of exact ones",
     "approximate_sync_tolerance_seconds": "approximate sync: largest stamp difference within a set (seconds)",
     "queue_size": "messages kept per input while waiting for their stereo partners",
@@ -70,7 +71,7 @@ _DESCRIPTIONS = {
 }
 
 _INT_RANGES = {"maxdisp": (4, 1024, 4), "batch_size": (1, 64, 1), "queue_size": (1, 1000, 1)}
-_FLOAT_RANGES = {"max_batch_delay_ms": (0.0, 10000.0), "input_scale": (0.0, 1.0),
+_FLOAT_RANGES = {"max_batch_delay_ms": (0.0, 10000.0), "input_scale": (0.0, MAX_INPUT_SCALE),
                  "approximate_sync_tolerance_seconds": (0.0, 60.0), "min_depth": (0.0, 1.0e6),
                  "max_depth": (0.0, 1.0e6), "diagnostics_period": (0.05, 3600.0)}
 _CHOICES = {"variant": VARIANTS, "precision": PRECISIONS, "qos": QOS_CHOICES}
@@ -124,8 +125,8 @@ def validate(settings: NodeSettings) -> None:
         _fail("batch_size", s.batch_size, "must be >= 1")
     if s.queue_size < 1:
         _fail("queue_size", s.queue_size, "must be >= 1")
-    if not 0.0 < s.input_scale <= 1.0:
-        _fail("input_scale", s.input_scale, "must be in (0, 1]")
+    if not 0.0 < s.input_scale <= MAX_INPUT_SCALE:
+        _fail("input_scale", s.input_scale, f"must be in (0, {MAX_INPUT_SCALE:g}]")
     for name in ("max_batch_delay_ms", "approximate_sync_tolerance_seconds", "min_depth", "max_depth"):
         value = getattr(s, name)
         if not (math.isfinite(value) and value >= 0.0):
@@ -134,10 +135,10 @@ def validate(settings: NodeSettings) -> None:
         _fail("diagnostics_period", s.diagnostics_period, "must be > 0 seconds")
     if s.max_depth and s.max_depth <= s.min_depth:
         _fail("max_depth", s.max_depth, f"must exceed min_depth ({s.min_depth}) or be 0 (no limit)")
-    if not s.checkpoint:
-        for name, value in pretrained_mismatch(s.variant, s.maxdisp, s.align_corners).items():
-            _fail(name, value, f"the shipped pretrained weights (checkpoint empty) are {describe_pretrained()}; "
-                               f"set checkpoint to matching weights, or to '{RANDOM}' for untrained ones")
+    try:
+        parse_weights(s.checkpoint, s.variant, s.maxdisp, s.align_corners)
+    except InputError as exc:
+        _fail("checkpoint", s.checkpoint, str(exc))
 
 
 def updated(settings: NodeSettings, parameters) -> NodeSettings:

@@ -43,6 +43,7 @@ VARIANTS = (
     Variant("fold-bn", "BatchNorm folded, one feature pass for both images",
             fast=FastConfig(fused_last_stage=False)),
     Variant("fused", "fold-bn + fused last stage (no full probability volume)", fast=FastConfig()),
+    Variant("bf16", "reference with bfloat16 autocast (the last stage in fp32)", "bf16"),
     Variant("tf32-cl", "fused + TF32 convolutions + channels_last(_3d)", "tf32",
             FastConfig(channels_last=True), cuda_only=True),
     Variant("bf16-cl", "fused + bf16 convolutions + channels_last(_3d)", "bf16",

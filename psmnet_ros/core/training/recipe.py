@@ -4,7 +4,7 @@ SceneFlow (official main.py): 10 epochs from scratch, Adam lr 1e-3 constant.
 KITTI 2015 / 2012 fine-tuning (official finetune.py): 300 epochs from a SceneFlow
 model, lr 1e-3 for epochs 1..200 and 1e-4 after (``epoch <= 200`` keeps 1e-3).
 Both: batch 12, random 256 x 512 crops, Adam betas (0.9, 0.999). Epochs count from 1.
-Synthetic (the project's own, for its shipped weights): generated 256 x 512 scenes
+Synthetic (the project's own, for training without a download): generated 256 x 512 scenes
 (:mod:`psmnet_ros.core.synthetic`), 800 a epoch, batch 8, lr 1e-3 for 80 epochs, then 1e-4.
 """
 from __future__ import annotations

@@ -12,19 +12,15 @@ RECORD_KEYS = ("epoch", "recipe", "steps", "train_seconds", "devices", "generato
 """What a release keeps of a training checkpoint (the optimizer state is left out)."""
 
 
-def release_weights(run_checkpoint: str | os.PathLike, destination: str | os.PathLike,
-                    caveat: str | None = None) -> dict:
+def release_weights(run_checkpoint: str | os.PathLike, destination: str | os.PathLike) -> dict:
     """Write ``destination``: the weights of ``run_checkpoint`` (a psmnet-train checkpoint) in
     float16 with the run's record, about a third of the size. ``psmnet-train --resume`` continues
-    from it (Adam restarts). ``caveat``: a warning everyone who loads the release as the shipped
-    weights sees (an unfinished run, say). Returns the record."""
+    from it (Adam restarts). Returns the record."""
     ckpt = load_checkpoint(run_checkpoint)
     if not ckpt.settings or "recipe" not in ckpt.extra:
         raise CheckpointError(f"{run_checkpoint} is not a psmnet-train checkpoint: nothing to release")
     model = build_model(**ckpt.settings)
     apply_weights(model, ckpt)
     record = {k: ckpt.extra[k] for k in RECORD_KEYS if k in ckpt.extra}
-    if caveat:
-        record["caveat"] = caveat
     save_checkpoint(destination, model.half(), weights_dtype="float16", **record)
     return record

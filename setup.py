@@ -43,7 +43,7 @@ setup(
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*"]),
     # The shipped weights and their model card are package data, found next to the code in the
-    # source tree, a pip/editable install and a colcon ament_python install alike.
+    # source tree and a pip/editable install alike (a colcon build installs the whole package folder).
     package_data={package_name: ["splits/*.txt", "weights/*.tar", "weights/*.md"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),

@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
     }
 fi
 stamp=.venv/.psmnet_ros_installed
-if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ setup.py -nt "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
     touch "$stamp"

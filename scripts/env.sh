@@ -1,4 +1,5 @@
-# Sourced by main.sh and test.sh: create or reuse .venv in the repository and install the pinned requirements.
+# Sourced by main.sh and test.sh: create or reuse .venv in the repository, install the pinned requirements
+# and the package (editable), and build its messages.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -9,10 +10,13 @@ if [ ! -x .venv/bin/python ]; then
     }
 fi
 stamp=.venv/.psmnet_ros_installed
-if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ setup.py -nt "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
     touch "$stamp"
 fi
+# The package's messages (msg/*.msg -> psmnet_ros.msg and its libraries): built by the editable install
+# above, rebuilt here only when a .msg file, the builder or the ROS wheels changed (a recorded hash).
+.venv/bin/python -m psmnet_ros.tools.build_msgs
 # shellcheck disable=SC1091
 source .venv/bin/activate

@@ -1,1 +1,1 @@
-"""Tools outside the ROS-free core that may use rosbags: bag writing, KITTI conversion."""
+"""Tools outside the ROS-free core: bag writing and types (rosbags), KITTI conversion, the message build."""

@@ -19,7 +19,8 @@ optical x axis).
 
 Bags are rosbag2 format version 8 with message definitions of the ROS 2 Humble
 type store, readable by ``ros2 bag play`` of Humble and later distributions
-(version 9 stores QoS in a form Humble cannot read).
+(version 9 stores QoS in a form Humble cannot read). ``TYPESTORE`` also holds
+this package's own messages (bag_types.py), so bags can carry them.
 """
 from __future__ import annotations
 
@@ -30,18 +31,19 @@ from pathlib import Path
 import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import Stores
 from tqdm import tqdm
 
 from ..core.calibration import StereoCalibration
 from ..core.errors import InputError
+from .bag_types import package_typestore
 
 BAG_VERSION = 8
 STORAGES = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 ENCODINGS = {"rgb8": 3, "mono8": 1}
 OPTICAL_FROM_BODY_XYZW = (-0.5, 0.5, -0.5, 0.5)
 
-TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
+TYPESTORE = package_typestore(Stores.ROS2_HUMBLE)   # the standard types and psmnet_ros/msg/*
 T = TYPESTORE.types
 IMAGE, CAMERA_INFO, TF_MESSAGE = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "tf2_msgs/msg/TFMessage"
 

@@ -20,7 +20,6 @@ import argparse
 import csv
 import math
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -29,7 +28,8 @@ from tqdm import tqdm
 from ..core.datasets import DATASETS, open_dataset
 from ..core.error_map import error_image
 from ..core.errors import InputError
-from ..core.metrics import CoverageCounts, ErrorCounts, coverage_counts, frame_metrics, mean_of_frames, pooled
+from ..core.evaluation import evaluate
+from ..core.metrics import CoverageCounts, ErrorCounts, mean_of_frames, pooled
 from ..core.pfm import read_pfm, write_pfm
 from ..core.sgbm import SGBM_BLOCK_SIZE, sgbm_disparity
 from .common import add_estimator_arguments, estimator_from_args, one_line_errors
@@ -180,37 +180,26 @@ def main(argv=None) -> int:
     sgbm_range = args.sgbm_disparities if args.sgbm_disparities is not None else \
         SGBM_DISPARITIES.get(args.dataset, -(-estimator.maxdisp // 16) * 16)
     out_dir = Path(args.out_dir or f"psmnet_eval_{args.dataset}")
-    (out_dir / "disparity").mkdir(parents=True, exist_ok=True)
+    folders = {"PSMNet": out_dir / "disparity", "SGBM": out_dir / "disparity_sgbm"}
+    predictors = {"PSMNet": estimator.predict}
     if use_sgbm:
-        (out_dir / "disparity_sgbm").mkdir(exist_ok=True)
+        predictors["SGBM"] = lambda left, right: sgbm_disparity(left, right, num_disparities=sgbm_range)
+    for name in predictors:
+        folders[name].mkdir(parents=True, exist_ok=True)
 
-    rows, all_counts, noc_counts = [], [], []
-    coverage = {"PSMNet": CoverageCounts(), "SGBM": CoverageCounts()}
-    method_seconds = {"PSMNet": 0.0, "SGBM": 0.0}
-    for index in tqdm(indices, desc=f"{args.dataset} {args.split}", unit="frame", file=sys.stderr):
-        sample = dataset[index]
-        start = time.perf_counter()
-        disparity = estimator.predict(sample["left"], sample["right"])
-        seconds = time.perf_counter() - start
-        write_pfm(out_dir / "disparity" / f"{_file_name(sample['name'])}.pfm", disparity)
-        metrics = frame_metrics(disparity, sample["disparity"], sample["noc"])
-        rows.append(frame_row(sample["name"], metrics, seconds))
-        all_counts.append(metrics.all)
-        if metrics.noc is not None:
-            noc_counts.append(metrics.noc)
-        if use_sgbm:
-            coverage["PSMNet"] += coverage_counts(disparity, sample["disparity"])
-            method_seconds["PSMNet"] += seconds
-            start = time.perf_counter()
-            sgbm = sgbm_disparity(sample["left"], sample["right"], num_disparities=sgbm_range)
-            method_seconds["SGBM"] += time.perf_counter() - start
-            write_pfm(out_dir / "disparity_sgbm" / f"{_file_name(sample['name'])}.pfm", sgbm)
-            coverage["SGBM"] += coverage_counts(sgbm, sample["disparity"])
-    summary = summary_rows(all_counts, noc_counts if len(noc_counts) == len(all_counts) else None)
+    def save(method: str, sample: dict, disparity) -> None:
+        write_pfm(folders[method] / f"{_file_name(sample['name'])}.pfm", disparity)
+
+    progress = tqdm(indices, desc=f"{args.dataset} {args.split}", unit="frame", file=sys.stderr)
+    results = evaluate(predictors, dataset, progress, on_prediction=save)
+    frames = results["PSMNet"].frames
+    rows = [frame_row(f.name, f.metrics, f.seconds) for f in frames]
+    has_noc = results["PSMNet"].pooled_noc is not None
+    summary = summary_rows([f.metrics.all for f in frames], [f.metrics.noc for f in frames] if has_noc else None)
     write_csv(out_dir / "metrics.csv", FRAME_COLUMNS, rows)
     write_csv(out_dir / "summary.csv", SUMMARY_COLUMNS, summary)
-    comparison = [comparison_row(method, coverage[method], len(rows), method_seconds[method])
-                  for method in coverage] if use_sgbm else []
+    comparison = [comparison_row(method, result.coverage, len(result.frames), result.seconds)
+                  for method, result in results.items()] if use_sgbm else []
     if comparison:
         write_csv(out_dir / "comparison.csv", COMPARISON_COLUMNS, comparison)
 

@@ -147,12 +147,17 @@ class CoverageCounts:
         return self.covered.count / self.dense.count if self.dense.count else float("nan")
 
 
-def coverage_counts(prediction: np.ndarray, ground_truth: np.ndarray) -> CoverageCounts:
-    """CoverageCounts of an HxW prediction (pixels, NaN/inf = no value) against HxW ground truth."""
-    dense = error_counts(prediction, ground_truth)
+def covered_counts(prediction: np.ndarray, ground_truth: np.ndarray) -> ErrorCounts:
+    """ErrorCounts on the pixels where the HxW prediction has a value (finite) and the ground truth too."""
     covered_gt = np.array(ground_truth, dtype=np.float64)
     covered_gt[~np.isfinite(np.asarray(prediction, dtype=np.float64))] = np.nan
-    return CoverageCounts(dense=dense, covered=error_counts(prediction, covered_gt))
+    return error_counts(prediction, covered_gt)
+
+
+def coverage_counts(prediction: np.ndarray, ground_truth: np.ndarray) -> CoverageCounts:
+    """CoverageCounts of an HxW prediction (pixels, NaN/inf = no value) against HxW ground truth."""
+    return CoverageCounts(dense=error_counts(prediction, ground_truth),
+                          covered=covered_counts(prediction, ground_truth))
 
 
 def pooled(counts) -> ErrorCounts:

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..checkpoint import apply_weights, load_checkpoint
 from ..estimator import StereoEstimator
-from ..metrics import error_counts
+from ..evaluation import evaluate
 from ..psmnet import build_model
 from .model import FastConfig
 from .official_style import official_style_copy
@@ -131,8 +131,7 @@ def middlebury_errors(estimator: StereoEstimator) -> tuple[float, float]:
     """EPE (pixels) and bad-1 (fraction) on the Middlebury Motorcycle pair (unknown ground truth skipped)."""
     from ..datasets.middlebury import MiddleburyMotorcycle
 
-    frame = MiddleburyMotorcycle().load(0)
-    counts = error_counts(estimator.predict(frame["left"], frame["right"]), frame["disparity"])
+    counts = evaluate({"estimator": estimator.predict}, MiddleburyMotorcycle())["estimator"].pooled
     return counts.epe, counts.bad1_rate
 
 

@@ -15,9 +15,9 @@ from tqdm import tqdm
 from ..checkpoint import apply_weights, load_checkpoint, save_checkpoint
 from ..colorize import colorize
 from ..errors import CheckpointError
-from ..estimator import resolve_device
-from ..metrics import error_counts, pooled
-from ..preprocess import check_pair, crop_output, normalize_batch, to_network_input
+from ..estimator import StereoEstimator, resolve_device
+from ..evaluation import evaluate
+from ..preprocess import normalize_batch
 from ..psmnet import build_model
 from ..synthetic import GENERATOR_VERSION, SyntheticBatches, max_disparity_for
 from .data import CropDataset, check_batch_split, check_crop, check_training_data, epoch_loader, spp_cells
@@ -136,28 +136,25 @@ class Trainer:
             bar.set_postfix(loss=f"{loss:.3f}")
         return float(np.mean(losses)) if losses else math.nan
 
-    @torch.inference_mode()
     def validate(self) -> tuple[dict, np.ndarray | None]:
-        """Pooled EPE (pixels) and D1 (fraction) over the validation samples, full images padded
-        as at inference, on pixels with 0 < gt < maxdisp; plus an RGB image of the first sample
-        (ground truth above prediction)."""
-        self.model.eval()
+        """Pooled EPE (pixels) and D1 (fraction) over the validation samples, on pixels with
+        0 < gt < maxdisp, through the estimator's plain path (full images, padded as at inference;
+        autocast as in training with ``amp``) and :func:`~psmnet_ros.core.evaluation.evaluate`, as
+        psmnet-eval scores; plus an RGB image of the first sample (ground truth above prediction)."""
         maxdisp = self.model.maxdisp
-        counts, image = [], None
-        for index in tqdm(range(len(self.val_samples)), desc="validation", unit="image",
-                          disable=not self.progress):
-            sample = self.val_samples[index]
-            h, w = check_pair(sample["left"], sample["right"])
-            with self._autocast():
-                output = self.model(to_network_input([sample["left"]], self.device),
-                                    to_network_input([sample["right"]], self.device))
-            prediction = crop_output(output.float(), h, w)[0].cpu().numpy()
-            truth = np.where(sample["disparity"] < maxdisp, sample["disparity"], np.nan)
-            counts.append(error_counts(prediction, truth))
-            if image is None:
-                image = np.concatenate([colorize(truth, 0, maxdisp), colorize(prediction, 0, maxdisp)])
-        total = pooled(counts)
-        return {"epe": total.epe, "d1": total.d1, "pixels": total.count}, image
+        precision = ("fp16" if self.device.type == "cuda" else "bf16") if self.amp else "fp32"
+        estimator = StereoEstimator(self.model, self.device, precision, fast=False, weights="training")
+        first = []
+
+        def keep_first(_, sample, prediction):
+            if not first:
+                truth = np.where(sample["disparity"] < maxdisp, sample["disparity"], np.nan)
+                first.append(np.concatenate([colorize(truth, 0, maxdisp), colorize(prediction, 0, maxdisp)]))
+
+        frames = tqdm(range(len(self.val_samples)), desc="validation", unit="image", disable=not self.progress)
+        total = evaluate({"model": estimator.predict}, self.val_samples, frames, max_disparity=maxdisp,
+                         on_prediction=keep_first)["model"].pooled
+        return {"epe": total.epe, "d1": total.d1, "pixels": total.count}, (first[0] if first else None)
 
     def _improves(self, metrics: dict | None) -> bool:
         if not metrics or math.isnan(metrics[self.recipe.best_metric]):

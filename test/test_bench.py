@@ -78,13 +78,16 @@ def test_fp32_variants_reproduce_strict_fp32(cpu_run):
 def test_node_overhead_table(cpu_run):
     overhead = _tables(cpu_run)[1]
     assert overhead[0] == ["node step, 1242x375", "median ms"]
-    steps = {step: float(ms) for step, ms in overhead[1:]}
-    for step in ("Image -> RGB array (left + right)", "disparity -> depth", "depth -> points",
-                 "DisparityImage message", "depth Image message", "PointCloud2 message",
-                 "publish 3 messages, subscribed", "publish 3 messages, no subscriber", "total, subscribed"):
-        assert steps[step] >= 0, step
-    parts = [v for k, v in steps.items() if k not in ("total, subscribed", "publish 3 messages, no subscriber")]
-    assert steps["total, subscribed"] >= 0.9 * sum(parts) - 0.1
+    steps = {step.strip(): float(ms) for step, ms in overhead[1:]}
+    assert list(steps) == ["Image -> RGB array (left + right)", "frame messages (products + 4 messages)",
+                           "publish 4 messages, subscribed", "total, subscribed", "publish 4 messages, no subscriber",
+                           "of which stereo products (depth, points)"]
+    # Building 1242x375 depth, points and four messages is real work: well above the 0.01 ms printing floor.
+    assert steps["frame messages (products + 4 messages)"] > 0.1
+    parts = ("Image -> RGB array (left + right)", "frame messages (products + 4 messages)",
+             "publish 4 messages, subscribed")
+    # Medians of parts need not add up to the median of their sum; 10 % covers the spread of three steps.
+    assert steps["total, subscribed"] >= 0.9 * sum(steps[k] for k in parts) - 0.1
 
 
 def test_default_weights_judge_reduced_precision_by_ground_truth(motorcycle, motorcycle_prediction):

@@ -9,8 +9,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, PointCloud2, PointField
 from stereo_msgs.msg import DisparityImage
 
+from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError
-from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, StereoCamera, disparity_msg,
+from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, disparity_msg,
                                         float_image_msg, image_to_rgb, pointcloud2_msg,
                                         rgb_image_msg, stereo_camera)
 from ros_helpers import (camera_info_msg, image_msg, make_header, ros_context, spin_until,
@@ -199,10 +200,11 @@ def info_pair(fx=700.0, baseline=0.12, width=640, height=480, cx_right=None):
 def test_stereo_camera_ros_convention():
     left, right = info_pair(fx=700.0, baseline=0.12)
     cam = stereo_camera(left, right)
-    assert isinstance(cam, StereoCamera)
+    assert isinstance(cam, StereoCalibration)   # the one stereo camera model, shared with the tools
     assert (cam.fx, cam.fy, cam.cx_left, cam.cx_right, cam.cy) == (700.0, 700.0, 320.0, 320.0, 240.0)
     assert cam.baseline_m == pytest.approx(0.12)
-    assert (cam.width, cam.height) == (640, 480)
+    assert cam.size == (640, 480)
+    np.testing.assert_array_equal(cam.R_left, np.eye(3))
     np.testing.assert_array_equal(cam.camera_matrix,
                                   [[700.0, 0.0, 320.0], [0.0, 700.0, 240.0], [0.0, 0.0, 1.0]])
     assert cam.doffs == 0.0
@@ -227,10 +229,12 @@ def test_stereo_camera_doffs_from_principal_points():
 
 
 @pytest.mark.parametrize("field,index,value,pattern", [
-    ("k", 0, float("nan"), "NaN or inf"),
-    ("p", 3, float("inf"), "NaN or inf"),
-    ("p", 0, 0.0, "non-positive focal"),
-    ("p", 5, -1.0, "non-positive focal"),
+    ("k", 0, float("nan"), "right camera_info K contains NaN or inf"),
+    ("p", 3, float("inf"), "P_right contains NaN, inf or a number beyond float32"),
+    ("r", 4, float("nan"), "R_right contains NaN"),
+    ("p", 0, 0.0, "right projection matrix has focal lengths fx=0.0"),
+    ("p", 5, -1.0, "right projection matrix has focal lengths fx=700.0, fy=-1.0"),
+    ("p", 0, 1e-300, "right projection matrix has focal lengths fx=1e-300"),   # 0 in float32
 ])
 def test_stereo_camera_rejects_bad_matrices(field, index, value, pattern):
     left, right = info_pair()

@@ -39,6 +39,7 @@ def read_ply(path):
 
 def test_all_outputs_on_the_motorcycle_pair(motorcycle_files, tmp_path, capsys):
     folder, left = motorcycle_files
+    right = cv2.imread(str(folder / "right" / "motorcycle.png"))[..., ::-1].copy()
     out = tmp_path / "out"
     max_depth = 5.0
     rc = main([str(folder / "left" / "motorcycle.png"), str(folder / "right" / "motorcycle.png"),
@@ -57,17 +58,21 @@ def test_all_outputs_on_the_motorcycle_pair(motorcycle_files, tmp_path, capsys):
     assert cv2.imread(str(out / "motorcycle_disp_color.png")).shape == (500, 741, 3)
     assert cv2.imread(str(out / "motorcycle_depth_color.png")).shape == (500, 741, 3)
 
+    # The files hold the disparity corrected for the principal points, d' = x_l - x_r + doffs, so Z = f B / d'
+    # (stereo_msgs/DisparityImage's convention, the node's): the network's own disparity plus doffs.
+    network = StereoEstimator.random("basic", maxdisp=48, input_scale=0.5).predict(left, right)
+    np.testing.assert_allclose(disparity, network + np.float32(DOFFS), atol=1e-4)
     depth = np.load(out / "motorcycle_depth.npy")
-    expected = np.where(disparity + DOFFS > 0, F * B / (disparity + DOFFS), np.nan)
+    expected = np.where(disparity > 0, F * B / disparity, np.nan)
     np.testing.assert_allclose(depth, expected, rtol=1e-5)
-    # disparities in [0, 96) px and doffs 31.086 px bound depth to (f B / 127.1, f B / 31.086] = (1.51, 6.18] m
+    # network disparities in [0, 96) px and doffs 31.086 px bound depth to (f B / 127.1, f B / 31.086] = (1.51, 6.18] m
     assert np.nanmin(depth) > F * B / (96 + DOFFS) and np.nanmax(depth) <= F * B / DOFFS + 1e-4
 
     cloud = read_ply(out / "motorcycle.ply")
     assert len(cloud) == int((depth <= max_depth).sum())
     v, u = 100, 600
     assert depth[v, u] <= max_depth, "the checked pixel should be in the cloud"
-    z = F * B / (disparity[v, u] + DOFFS)
+    z = F * B / disparity[v, u]
     index = int((depth <= max_depth)[:v].sum() + (depth[v, :u] <= max_depth).sum())
     np.testing.assert_allclose([cloud["x"][index], cloud["y"][index], cloud["z"][index]],
                                [(u - CX) * z / F, (v - CY) * z / F, z], rtol=1e-5)

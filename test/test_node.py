@@ -371,11 +371,11 @@ def test_bad_input_is_logged_dropped_and_serving_goes_on(ros, nodes, pair):
                     right_info=camera_info_msg(header(5), 320, 240, FX, tx=-FX * BASELINE)),
          "images are 256x256 px but camera_info says 320x240 px"),
         (stereo_set(left, right, base + 6, right_info=camera_info_msg(header(6), w, h, FX, FY, CX_RIGHT, CY)),
-         "baseline from the P matrices is 0.0 m"),
-        (stereo_set(left, right, base + 7, left_info=nan_info), "left camera_info K or P contains NaN"),
+         "stereo baseline (P_left[0,3] - P_right[0,3]) / fx = 0.0 m must be positive"),
+        (stereo_set(left, right, base + 7, left_info=nan_info), "left camera_info K contains NaN"),
         (stereo_set(left, right, base + 8, left_info=camera_info_msg(header(8), w, h, -FX),
                     right_info=camera_info_msg(header(8), w, h, -FX, tx=FX * BASELINE)),
-         "non-positive focal length"),
+         "left projection matrix has focal lengths fx=-100.0"),
         (stereo_set(small, small.copy(), base + 9), "image 200x200 px is too small for the network"),
     ]
     repeated = base + 10  # the same problem as set 1 within the 5 s throttle period: not logged again
@@ -443,7 +443,7 @@ def test_diagnostics_report_rates_latency_and_drops(ros, nodes, checkpoint):
     warn = [s for s in statuses if s.level == DiagnosticStatus.WARN]
     assert warn, "dropping frames must raise the level to WARN"
     values = {kv.key: kv.value for kv in statuses[-1].values}
-    assert values["device"] == "cpu" and values["checkpoint"] == checkpoint
+    assert values["device"] == "cpu" and values["weights"] == checkpoint
     assert int(values["dropped frames: queue full"]) > 0
     assert int(values["dropped frames: bad input"]) >= 9
     assert int(values["dropped messages: not synchronized"]) >= 4  # the set with stamps 1 ms apart

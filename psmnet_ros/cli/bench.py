@@ -154,7 +154,8 @@ def count(name):
     if received[name] == 1 and min(received.values()) == 1:
         print("complete", flush=True)
 
-for name, msg_type in (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2)):
+for name, msg_type in (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2),
+                       ("disparity/image_color", Image)):
     received[name] = 0
     node.create_subscription(msg_type, "bench_subscribed/" + name, lambda msg, n=name: count(n), 1)
 executor = SingleThreadedExecutor(context=context)
@@ -168,17 +169,19 @@ node.destroy_node()
 context.try_shutdown()
 print(json.dumps(received), flush=True)
 """
-"""A subscriber process on the three subscribed topics: prints "complete" once each has delivered a
+"""A subscriber process on the node's four output topics: prints "complete" once each has delivered a
 message, and its message counts (JSON) when stdin closes."""
 
 
 def node_overhead(repeats: int) -> list[tuple[str, float]]:
     """Median milliseconds of each per-frame CPU step of the node at KITTI size, rclpy publishing included.
 
-    Inputs are rgb8 Image messages of the Motorcycle pair resized to KITTI size and a
-    synthetic disparity ramp; the camera is KITTI-like. Publishing is timed twice: on topics
-    nobody subscribes to, and on topics a subscriber in another process receives (ROS domain
-    and discovery range from the environment).
+    The steps are the node's own calls: :func:`~psmnet_ros.ros.conversions.image_to_rgb` on rgb8 Image
+    messages of the Motorcycle pair resized to KITTI size, and :func:`~psmnet_ros.ros.outputs.frame_messages`
+    (stereo products, then the four messages) on a synthetic disparity ramp with a KITTI-like camera;
+    stereo_products alone is timed too, as a part of it. Publishing is timed twice: on topics nobody
+    subscribes to, and on topics a subscriber in another process receives (ROS domain and discovery
+    range from the environment).
     """
     import subprocess
 
@@ -189,12 +192,14 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     from std_msgs.msg import Header
     from stereo_msgs.msg import DisparityImage
 
-    from ..core.geometry import depth_to_points, disparity_to_depth
-    from ..ros.conversions import disparity_msg, float_image_msg, image_to_rgb, pointcloud2_msg, rgb_image_msg
+    from ..core.calibration import StereoCalibration
+    from ..core.stereo_products import stereo_products
+    from ..ros.conversions import image_to_rgb, rgb_image_msg
+    from ..ros.outputs import OUTPUTS, frame_messages
 
     width, height = KITTI_SIZE
-    fx, baseline_m, maxdisp = 721.5377, 0.5327, 192
-    camera = np.array([[fx, 0.0, (width - 1) / 2], [0.0, fx, (height - 1) / 2], [0.0, 0.0, 1.0]])
+    maxdisp = 192
+    camera = StereoCalibration.from_pinhole(721.5377, 0.5327, (width - 1) / 2, (height - 1) / 2, (width, height))
     left, right = _timing_pair(width, height)
     disparity = np.broadcast_to(np.linspace(2.0, 120.0, height, dtype=np.float32)[:, None], (height, width)).copy()
     header = Header(frame_id="camera")
@@ -213,7 +218,7 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     rclpy.init(context=context)
     node = Node("psmnet_bench", context=context)
     try:
-        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2}
+        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2, "disparity/image_color": Image}
         quiet = {n: node.create_publisher(t, f"bench_unsubscribed/{n}", 1) for n, t in types.items()}
         heard = {n: node.create_publisher(t, f"bench_subscribed/{n}", 1) for n, t in types.items()}
         deadline = time.monotonic() + 30.0
@@ -223,17 +228,13 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
             time.sleep(0.05)
         for _ in range(repeats):
             start = time.perf_counter()
-            timed("Image -> RGB array (left + right)", lambda: [image_to_rgb(m) for m in images])
-            depth = timed("disparity -> depth", disparity_to_depth, disparity, fx, baseline_m)
-            points = timed("depth -> points", depth_to_points, depth, camera)
-            messages = {
-                "disparity": timed("DisparityImage message", disparity_msg, disparity, header, fx, baseline_m,
-                                   0.0, float(maxdisp - 1), 1.0 / 16, (0, 0, width, height)),
-                "depth": timed("depth Image message", float_image_msg, depth, header),
-                "points2": timed("PointCloud2 message", pointcloud2_msg, points, left, header)}
-            timed("publish 3 messages, subscribed", lambda: [heard[n].publish(m) for n, m in messages.items()])
+            rgb = timed("Image -> RGB array (left + right)", lambda: [image_to_rgb(m) for m in images])[0]
+            messages = timed("frame messages (products + 4 messages)", frame_messages, disparity, rgb, camera,
+                             header, float(maxdisp - 1), set(OUTPUTS))
+            timed("publish 4 messages, subscribed", lambda: [heard[n].publish(m) for n, m in messages.items()])
             steps.setdefault("total, subscribed", []).append((time.perf_counter() - start) * 1000.0)
-            timed("publish 3 messages, no subscriber", lambda: [quiet[n].publish(m) for n, m in messages.items()])
+            timed("publish 4 messages, no subscriber", lambda: [quiet[n].publish(m) for n, m in messages.items()])
+            timed("  of which stereo products (depth, points)", stereo_products, disparity, camera)
         delivered = _wait_for_line(listener, "complete", timeout_s=30.0, keep_publishing=lambda: [
             heard[n].publish(m) for n, m in messages.items()])
     finally:

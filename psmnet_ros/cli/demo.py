@@ -78,15 +78,17 @@ def run_offline(args: argparse.Namespace, sample: dict, calib) -> str:
     return out
 
 
-def compare_with_sgbm(out_dir: str, sample: dict) -> str:
+def compare_with_sgbm(out_dir: str, sample: dict, calib) -> str:
     """Score the offline disparity and OpenCV SGBM's against the pair's ground truth; writes SGBM's disparity
-    (``..._sgbm_disp.npy``, NaN = no value) beside it and ``comparison.csv``; returns the table."""
+    (``..._sgbm_disp.npy``, NaN = no value; corrected for the principal points like psmnet-infer's) beside it
+    and ``comparison.csv``; returns the table."""
     stem = os.path.join(out_dir, OFFLINE_STEM)
-    disparity = np.load(f"{stem}_disp.npy")
+    doffs = np.float32(calib.doffs)
+    disparity = np.load(f"{stem}_disp.npy") - doffs          # ground truth is x_left - x_right
     start = time.perf_counter()
     sgbm = sgbm_disparity(sample["left"], sample["right"], num_disparities=SGBM_DISPARITIES["middlebury"])
     sgbm_s = time.perf_counter() - start
-    np.save(f"{stem}_sgbm_disp.npy", sgbm)
+    np.save(f"{stem}_sgbm_disp.npy", sgbm + doffs)
     rows = [comparison_row("PSMNet", coverage_counts(disparity, sample["disparity"]), 1, float("nan")),
             comparison_row("SGBM", coverage_counts(sgbm, sample["disparity"]), 1, sgbm_s)]
     write_csv(Path(stem).parent / "comparison.csv", COMPARISON_COLUMNS, rows)
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
     out = run_offline(args, sample, calib)
     offline_s = time.monotonic() - started
     print(f"offline results (disparity, depth, point cloud .ply): {os.path.abspath(out)}")
-    print(compare_with_sgbm(args.out_dir, sample))
+    print(compare_with_sgbm(args.out_dir, sample, calib))
     print(f"picture: {os.path.abspath(write_figure(args.out_dir))}", flush=True)
     if not args.offline_only:
         interval = args.interval if args.interval else max(0.1, 1.5 * offline_s)

@@ -10,6 +10,8 @@ see psmnet_ros/weights/MODEL_CARD.md); ``--checkpoint random`` gives untrained w
 Writes per pair, named after the left image: ``NAME_disp.png`` (KITTI uint16, value x 256,
 0 = invalid), ``NAME_disp.npy`` (float32 pixels), ``NAME_disp_color.png``; with a calibration
 also ``NAME_depth.npy`` (float32 metres, NaN invalid), ``NAME_depth_color.png`` and ``NAME.ply``.
+Disparities follow stereo_msgs/DisparityImage, as the node's: corrected for the principal points,
+d' = x_left - x_right + --doffs, so that Z = f * B / d' (see psmnet_ros.core.stereo_products).
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ from ..core.datasets.base import read_rgb, write_rgb
 from ..core.datasets.folder import StereoFolder
 from ..core.disparity_io import write_kitti_disparity
 from ..core.errors import InputError
-from ..core.geometry import depth_to_points, disparity_to_depth
 from ..core.ply import write_ply
+from ..core.stereo_products import check_depth_limits, stereo_products
 from .common import add_estimator_arguments, estimator_from_args, one_line_errors
 
 PROG = "psmnet-infer"
@@ -47,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cx_right - cx_left in pixels (Middlebury's doffs; default 0)")
     calib.add_argument("--cx", type=float, help="left principal point x, pixels (default: image centre)")
     calib.add_argument("--cy", type=float, help="principal point y, pixels (default: image centre)")
-    calib.add_argument("--max-depth", type=float, default=float("inf"),
-                       help="leave points farther than this (metres) out of the point cloud")
+    calib.add_argument("--min-depth", type=float, default=0.0,
+                       help="leave points nearer than this (metres) out of the point cloud (default 0)")
+    calib.add_argument("--max-depth", type=float, default=0.0,
+                       help="leave points farther than this (metres) out of the point cloud (default 0: no limit)")
     return parser
 
 
@@ -62,34 +66,42 @@ def calibration_from_args(args: argparse.Namespace, width: int, height: int) -> 
         return None
     if args.focal is None or args.baseline is None:
         raise InputError("--focal and --baseline go together")
-    if not args.focal > 0 or not args.baseline > 0:
-        raise InputError(f"--focal and --baseline must be positive, got {args.focal} and {args.baseline}")
     cx = (width - 1) / 2 if args.cx is None else args.cx
     cy = (height - 1) / 2 if args.cy is None else args.cy
     return StereoCalibration.from_pinhole(args.focal, args.baseline, cx, cy, (width, height), doffs=args.doffs)
 
 
-def write_outputs(out_dir: str, name: str, left: np.ndarray, disparity: np.ndarray,
-                  calibration: StereoCalibration | None, max_depth: float) -> np.ndarray | None:
-    """Write every output file of one pair; returns the depth map (metres) when calibrated."""
+def write_outputs(out_dir: str, name: str, left: np.ndarray, network_disparity: np.ndarray,
+                  calibration: StereoCalibration | None, max_network_disparity: float,
+                  min_depth: float = 0.0, max_depth: float = 0.0) -> np.ndarray | None:
+    """Write every output file of one pair; returns the depth map (metres) when calibrated.
+
+    Colours span the disparities the network can output, [0, max_network_disparity] px shifted by
+    the principal-point offset, as the node's disparity/image_color does.
+    """
     stem = os.path.join(out_dir, name)
+    doffs = calibration.doffs if calibration else 0.0
+    if calibration is None:
+        products = None
+        disparity = network_disparity
+    else:
+        products = stereo_products(network_disparity, calibration, min_depth_m=min_depth, max_depth_m=max_depth)
+        disparity = products.disparity
     write_kitti_disparity(f"{stem}_disp.png", disparity)
     np.save(f"{stem}_disp.npy", disparity)
-    write_rgb(f"{stem}_disp_color.png", colorize(disparity, 0.0))
-    if calibration is None:
+    write_rgb(f"{stem}_disp_color.png", colorize(disparity, doffs, doffs + max_network_disparity))
+    if products is None:
         return None
-    depth = disparity_to_depth(disparity, calibration.fx, calibration.baseline_m, calibration.doffs)
-    points = depth_to_points(depth, calibration.camera_matrix)
-    points[~(depth <= max_depth)] = np.nan
-    np.save(f"{stem}_depth.npy", depth)
-    write_rgb(f"{stem}_depth_color.png", colorize_depth(depth))
-    write_ply(f"{stem}.ply", points, left)
-    return depth
+    np.save(f"{stem}_depth.npy", products.depth)
+    write_rgb(f"{stem}_depth_color.png", colorize_depth(products.depth))
+    write_ply(f"{stem}.ply", products.points, left)
+    return products.depth
 
 
 @one_line_errors(PROG)
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    check_depth_limits(args.min_depth, args.max_depth)
     if os.path.isdir(args.left) != os.path.isdir(args.right):
         raise InputError("LEFT and RIGHT must both be files or both be directories")
     if os.path.isdir(args.left):
@@ -106,7 +118,8 @@ def main(argv=None) -> int:
         disparity = estimator.predict(left, right)
         calibration = calibration_from_args(args, left.shape[1], left.shape[0])
         name = os.path.splitext(os.path.basename(left_path))[0]
-        depth = write_outputs(args.out_dir, name, left, disparity, calibration, args.max_depth)
+        depth = write_outputs(args.out_dir, name, left, disparity, calibration,
+                              estimator.max_disparity(left.shape[1]), args.min_depth, args.max_depth)
         summary = f"{name}: disparity {np.nanmin(disparity):.1f}..{np.nanmax(disparity):.1f} px"
         if depth is not None:
             summary += f", median depth {np.nanmedian(depth):.2f} m"

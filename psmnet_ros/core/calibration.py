@@ -1,6 +1,10 @@
-"""Rectified stereo calibration from KITTI calibration text files.
+"""The rectified stereo camera model (one for the node, the tools and the datasets), and KITTI
+calibration text files.
 
-Formats read (all ``key: v1 v2 ...`` lines):
+:class:`StereoCalibration` is validated once, when it is made; everything that computes with it
+(depth, points, the published DisparityImage's f and t, which are float32) may rely on it.
+
+KITTI formats read (all ``key: v1 v2 ...`` lines):
 
 - raw recordings ``<date>/calib_cam_to_cam.txt`` and KITTI 2015
   ``calib_cam_to_cam/000000.txt``: ``P_rect_xx`` (3x4), ``R_rect_xx`` (3x3),
@@ -21,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .geometry import baseline_from_projections
+
+FLOAT32_NORMAL = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+"""Smallest and largest positive normal float32, about 1.2e-38 and 3.4e+38."""
 
 
 def read_calib_file(path) -> dict[str, np.ndarray]:
@@ -50,7 +56,14 @@ def read_calib_file(path) -> dict[str, np.ndarray]:
 @dataclass(frozen=True, eq=False)
 class StereoCalibration:
     """A rectified stereo pair: P_left/P_right 3x4 (pixels), R_left/R_right 3x3
-    rectifying rotations, size = (width, height) in pixels of the rectified images."""
+    rectifying rotations, size = (width, height) in pixels of the rectified images.
+
+    InputError on construction, naming the value, unless every number is finite in float32, and fx,
+    fy, the baseline (P_left[0,3] - P_right[0,3]) / fx and fx * baseline are positive normal float32
+    numbers (FLOAT32_NORMAL): the precision they are published (DisparityImage f and t) and computed
+    (depth, points) in, where 1e-300 would be 0 and 1e300 inf. A positive baseline means the right
+    camera is on the right.
+    """
 
     P_left: np.ndarray
     P_right: np.ndarray
@@ -70,8 +83,17 @@ class StereoCalibration:
         if width <= 0 or height <= 0:
             raise InputError(f"image size must be positive, got {width}x{height}")
         object.__setattr__(self, "size", (width, height))
-        if not self.P_left[0, 0] > 0:
-            raise InputError(f"focal length fx={self.P_left[0, 0]} in the left projection matrix is not positive")
+        for name in ("P_left", "P_right", "R_left", "R_right"):
+            if not (np.abs(getattr(self, name)) <= FLOAT32_NORMAL[1]).all():
+                raise InputError(f"{name} contains NaN, inf or a number beyond float32")
+        for side, p in (("left", self.P_left), ("right", self.P_right)):
+            if not (_positive_float32(p[0, 0]) and _positive_float32(p[1, 1])):
+                raise InputError(f"{side} projection matrix has focal lengths fx={p[0, 0]}, fy={p[1, 1]}: they must be "
+                                 "positive (and within float32): is the camera calibrated and rectified?")
+        baseline = self.baseline_m
+        if not (_positive_float32(baseline) and _positive_float32(self.fx * baseline)):
+            raise InputError(f"stereo baseline (P_left[0,3] - P_right[0,3]) / fx = {baseline} m must be positive (and "
+                             "within float32): the right camera's P[0,3] must be -fx * baseline relative to the left")
 
     @classmethod
     def from_pinhole(cls, focal_px: float, baseline_m: float, cx_left: float, cy: float,
@@ -115,13 +137,22 @@ class StereoCalibration:
 
     @property
     def baseline_m(self) -> float:
-        """Stereo baseline in metres, (P_left[0,3] - P_right[0,3]) / fx."""
-        return baseline_from_projections(self.P_left, self.P_right)
+        """Stereo baseline in metres, (P_left[0,3] - P_right[0,3]) / fx.
+
+        This holds both when the left camera's P has Tx = 0 (ROS convention) and when it carries
+        its own offset from a reference camera (KITTI's P_rect_02 / P_rect_03).
+        """
+        return float((self.P_left[0, 3] - self.P_right[0, 3]) / self.P_left[0, 0])
 
     @property
     def doffs(self) -> float:
         """cx_right - cx_left in pixels (0 for KITTI, non-zero for Middlebury)."""
         return self.cx_right - self.cx_left
+
+
+def _positive_float32(value: float) -> bool:
+    """Within FLOAT32_NORMAL: a positive normal float32, neither 0, subnormal nor inf once rounded."""
+    return bool(FLOAT32_NORMAL[0] <= value <= FLOAT32_NORMAL[1])
 
 
 def _matrix(values: dict[str, np.ndarray], key: str, shape: tuple[int, int], path: Path) -> np.ndarray:

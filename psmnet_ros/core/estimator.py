@@ -161,6 +161,11 @@ class StereoEstimator:
         side = min_size_at_scale(self.input_scale)
         return side, side
 
+    def max_disparity(self, width: int) -> float:
+        """Largest disparity in pixels of a ``width``-pixel image the network can output: its soft argmin
+        lies in [0, maxdisp - 1] network pixels, which the input scale's resizing stretches."""
+        return (self.maxdisp - 1) * width / round(width * self.input_scale)
+
     def predict(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Disparity (pixels, HxW float32) of one HxWx3 uint8 RGB rectified pair."""
         return self.predict_batch([(left, right)])[0]

@@ -9,14 +9,13 @@ the setter keeps that array instead of copying it again; older classes keep an
 from __future__ import annotations
 
 import array
-from dataclasses import dataclass
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField, RegionOfInterest
 from stereo_msgs.msg import DisparityImage
 
+from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError
-from psmnet_ros.core.geometry import baseline_from_projections
 
 SUPPORTED_ENCODINGS = ("mono8", "rgb8", "bgr8", "rgba8", "bgra8")
 
@@ -193,55 +192,16 @@ def pointcloud2_to_arrays(msg: PointCloud2) -> tuple[np.ndarray, np.ndarray]:
     return points, rgb
 
 
-@dataclass(frozen=True)
-class StereoCamera:
-    """A rectified stereo pair: focal lengths and principal points in pixels, baseline in metres."""
-
-    fx: float
-    fy: float
-    cx_left: float
-    cx_right: float
-    cy: float
-    baseline_m: float
-    width: int
-    height: int
-
-    @property
-    def camera_matrix(self) -> np.ndarray:
-        """3x3 rectified camera matrix of the left camera (left 3x3 of its P)."""
-        return np.array([[self.fx, 0.0, self.cx_left],
-                         [0.0, self.fy, self.cy],
-                         [0.0, 0.0, 1.0]])
-
-    @property
-    def doffs(self) -> float:
-        """cx_right - cx_left in pixels: add to disparity before Z = f*B/d."""
-        return self.cx_right - self.cx_left
-
-
-def stereo_camera(left_info: CameraInfo, right_info: CameraInfo) -> StereoCamera:
-    """StereoCamera from the rectified projection matrices P of two CameraInfo messages."""
-    matrices = {}
+def stereo_camera(left_info: CameraInfo, right_info: CameraInfo) -> StereoCalibration:
+    """The stereo camera model (rectified P and R, image size) of two CameraInfo messages; InputError naming
+    the side or the value otherwise (the model's own validation, :class:`StereoCalibration`)."""
     for side, info in (("left", left_info), ("right", right_info)):
-        k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
-        p = np.asarray(info.p, dtype=np.float64).reshape(3, 4)
-        if not (np.isfinite(k).all() and np.isfinite(p).all()):
-            raise InputError(f"{side} camera_info K or P contains NaN or inf")
-        if not (p[0, 0] > 0 and p[1, 1] > 0):
-            raise InputError(f"{side} camera_info has non-positive focal length in P "
-                             f"(fx={p[0, 0]}, fy={p[1, 1]}): is the camera calibrated and rectified?")
-        matrices[side] = p
+        if not np.isfinite(np.asarray(info.k, dtype=np.float64)).all():
+            raise InputError(f"{side} camera_info K contains NaN or inf")
     left_size = (int(left_info.width), int(left_info.height))
     right_size = (int(right_info.width), int(right_info.height))
     if left_size != right_size:
         raise InputError(f"left and right camera_info sizes differ: {left_size[0]}x{left_size[1]} "
                          f"vs {right_size[0]}x{right_size[1]}")
-    p_left, p_right = matrices["left"], matrices["right"]
-    baseline = baseline_from_projections(p_left, p_right)
-    if not baseline > 0:
-        raise InputError(f"stereo baseline from the P matrices is {baseline} m, must be positive "
-                         f"(right P[0,3] must be -fx*baseline relative to the left)")
-    return StereoCamera(fx=float(p_left[0, 0]), fy=float(p_left[1, 1]),
-                        cx_left=float(p_left[0, 2]), cx_right=float(p_right[0, 2]),
-                        cy=float(p_left[1, 2]), baseline_m=baseline,
-                        width=left_size[0], height=left_size[1])
+    return StereoCalibration(P_left=left_info.p, P_right=right_info.p, R_left=left_info.r, R_right=right_info.r,
+                             size=left_size)

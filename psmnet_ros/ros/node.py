@@ -26,14 +26,12 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
 
-from psmnet_ros.core.colorize import colorize
+from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import StereoEstimator, load_estimator
 from psmnet_ros.core.frame_queue import FrameQueue
-from psmnet_ros.core.geometry import depth_to_points, disparity_to_depth
-from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, StereoCamera, disparity_msg, float_image_msg,
-                                        image_to_rgb, pointcloud2_msg, rgb_image_msg, stamp_ns,
-                                        stereo_camera)
+from psmnet_ros.ros.conversions import SUPPORTED_ENCODINGS, image_to_rgb, stamp_ns, stereo_camera
+from psmnet_ros.ros.outputs import OUTPUTS, frame_messages
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, declare_parameters, updated
 from psmnet_ros.ros.sync import StereoSynchronizer
@@ -42,9 +40,6 @@ NODE_NAME = "psmnet_node"
 INPUT_TOPICS = (("left/image_rect", Image), ("left/camera_info", CameraInfo),
                 ("right/image_rect", Image), ("right/camera_info", CameraInfo))
 """In StereoSynchronizer input order: 0 left image, 1 left info, 2 right image, 3 right info."""
-DELTA_D = 1.0 / 16.0
-"""DisparityImage.delta_d (pixels). The soft argmin is continuous; 1/16 px is what SGBM and
-stereo_image_proc report, a conservative bound on the useful resolution."""
 LOG_THROTTLE_S = 5.0
 """At most one log line per distinct bad-input reason in this many seconds."""
 MAX_REASON_LOGGERS = 256
@@ -59,7 +54,7 @@ class Frame(NamedTuple):
     header: Header          # the left image's header: stamp + frame_id of every output
     left: np.ndarray        # HxWx3 uint8 RGB
     right: np.ndarray       # HxWx3 uint8 RGB
-    camera: StereoCamera
+    camera: StereoCalibration
 
 
 def predict_with_fallback(estimator: StereoEstimator, pairs: list,
@@ -140,10 +135,8 @@ class PSMNetNode(Node):
                                         tolerance_s=s.approximate_sync_tolerance_seconds)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self._pub_disparity = self.create_publisher(DisparityImage, "disparity", out_qos)
-        self._pub_depth = self.create_publisher(Image, "depth", out_qos)
-        self._pub_points = self.create_publisher(PointCloud2, "points2", out_qos)
-        self._pub_color = self.create_publisher(Image, "disparity/image_color", out_qos)
+        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2, "disparity/image_color": Image}
+        self._outputs = {topic: self.create_publisher(types[topic], topic, out_qos) for topic in OUTPUTS}
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         reliability = ReliabilityPolicy.BEST_EFFORT if s.qos == "sensor_data" else ReliabilityPolicy.RELIABLE
         in_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.queue_size, reliability=reliability,
@@ -210,8 +203,8 @@ class PSMNetNode(Node):
         (lh, lw), (rh, rw) = images["left"].shape[:2], images["right"].shape[:2]
         if (lh, lw) != (rh, rw):
             raise InputError(f"left image is {lw}x{lh} px but right image is {rw}x{rh} px")
-        if (lw, lh) != (camera.width, camera.height):
-            raise InputError(f"images are {lw}x{lh} px but camera_info says {camera.width}x{camera.height} px")
+        if (lw, lh) != camera.size:
+            raise InputError(f"images are {lw}x{lh} px but camera_info says {camera.size[0]}x{camera.size[1]} px")
         min_h, min_w = self._estimator.min_input_size
         if lh < min_h or lw < min_w:
             raise InputError(f"image {lw}x{lh} px is too small for the network at input_scale "
@@ -268,42 +261,15 @@ class PSMNetNode(Node):
                 self._publish(frame, disparity)
 
     def _publish(self, frame: Frame, network_disparity: np.ndarray) -> None:
-        """Publish every output of one frame; messages nobody subscribes to are not built."""
-        camera, header, s = frame.camera, frame.header, self._settings
-        height, width = network_disparity.shape
-        # stereo_image_proc convention: d = x_l - x_r - (cx_l - cx_r), so that Z = f*T/d.
-        disparity = network_disparity + np.float32(camera.doffs)
-        min_d, max_d = self._disparity_range(width, camera.doffs)
-        if self._pub_disparity.get_subscription_count():
-            self._pub_disparity.publish(disparity_msg(disparity, header, camera.fx, camera.baseline_m,
-                                                      min_d, max_d, DELTA_D, (0, 0, width, height)))
-        want_depth = self._pub_depth.get_subscription_count() > 0
-        want_points = self._pub_points.get_subscription_count() > 0
-        if want_depth or want_points:
-            depth = disparity_to_depth(disparity, camera.fx, camera.baseline_m)
-            if want_depth:
-                self._pub_depth.publish(float_image_msg(depth, header))
-            if want_points:
-                points = depth_to_points(depth, camera.camera_matrix)
-                z = points[..., 2]
-                outside = z < s.min_depth
-                if s.max_depth:
-                    outside |= z > s.max_depth
-                points[outside] = np.nan
-                self._pub_points.publish(pointcloud2_msg(points, frame.left, header))
-        if self._pub_color.get_subscription_count():
-            self._pub_color.publish(rgb_image_msg(colorize(disparity, min_d, max_d), header))
+        """Publish every output of one frame that has a subscriber; the others are not built."""
+        s = self._settings
+        wanted = {topic for topic, publisher in self._outputs.items() if publisher.get_subscription_count()}
+        messages = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
+                                  self._estimator.max_disparity(network_disparity.shape[1]), wanted,
+                                  s.min_depth, s.max_depth)
+        for topic, msg in messages.items():
+            self._outputs[topic].publish(msg)
         self._stats.frame_out()
-
-    def _disparity_range(self, width: int, doffs: float) -> tuple[float, float]:
-        """(min, max) corrected disparity in pixels the network can output for this image width.
-
-        The network's soft argmin lies in [0, maxdisp - 1] network pixels; at input_scale < 1
-        the estimator multiplies by width / round(width * input_scale). Both ends then shift by doffs.
-        """
-        est = self._estimator
-        factor = width / round(width * est.input_scale)
-        return doffs, (est.maxdisp - 1) * factor + doffs
 
     # ------------------------------------------------------------ diagnostics
     def _publish_diagnostics(self) -> None:

@@ -61,7 +61,8 @@ def motorcycle_figure(results_dir: str | Path) -> np.ndarray:
     dataset = MiddleburyMotorcycle()
     truth, calib = dataset[0]["disparity"], dataset.calibration
     left = read_rgb(paths["left"])
-    disparity, sgbm = np.load(paths["disparity"]), np.load(paths["sgbm"])
+    # The files hold d' = x_left - x_right + doffs (stereo_products); ground truth and titles x_left - x_right.
+    disparity, sgbm = (np.load(paths[key]) - np.float32(calib.doffs) for key in ("disparity", "sgbm"))
     depth = np.load(paths["depth"])
     lo, hi = float(np.nanmin(truth)), float(np.nanmax(truth))
     near, far = depth_range(depth)

@@ -1,0 +1,70 @@
+"""What a stereo frame gives a robot, from the network's disparity and the camera: one function for the node,
+psmnet-infer and the benchmark, so that what is published, written and timed cannot disagree.
+
+Convention for messages and files alike (stereo_msgs/DisparityImage's): the disparity is corrected for the
+principal points, d' = d + (cx_right - cx_left) where d = x_left - x_right is what the network estimates,
+so that Z = fx * B / d'. For most rigs cx_right = cx_left and d' = d.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibration import StereoCalibration
+from .errors import InputError
+from .geometry import depth_to_points, disparity_to_depth
+
+
+def check_depth_limits(min_depth_m: float, max_depth_m: float) -> None:
+    """InputError unless 0 <= min_depth_m and max_depth_m is 0 (no limit) or above min_depth_m (metres)."""
+    if not (np.isfinite(min_depth_m) and min_depth_m >= 0):
+        raise InputError(f"minimum depth must be a finite number >= 0 m, got {min_depth_m}")
+    if not (np.isfinite(max_depth_m) and max_depth_m >= 0):
+        raise InputError(f"maximum depth must be a finite number >= 0 m (0: no limit), got {max_depth_m}")
+    if max_depth_m and max_depth_m <= min_depth_m:
+        raise InputError(f"maximum depth {max_depth_m} m must exceed the minimum depth {min_depth_m} m, or be 0 "
+                         "(no limit)")
+
+
+@dataclass(frozen=True)
+class StereoProducts:
+    """One frame's products, HxW (HxWx3 for points), float32, NaN where invalid.
+
+    disparity: d' in pixels; depth: metres along the optical axis (NaN also where d' <= 0);
+    points: metres in the left optical frame (NaN also outside the depth limits). depth and points
+    are None when not asked for.
+    """
+
+    disparity: np.ndarray
+    depth: np.ndarray | None = None
+    points: np.ndarray | None = None
+
+
+def stereo_products(network_disparity: np.ndarray, camera: StereoCalibration, *, depth: bool = True,
+                    points: bool = True, min_depth_m: float = 0.0, max_depth_m: float = 0.0,
+                    invalid: np.ndarray | None = None) -> StereoProducts:
+    """The corrected disparity, and on request depth and points, of an HxW network disparity (pixels).
+
+    min_depth_m / max_depth_m (0 = no limit; :func:`check_depth_limits`): points nearer / farther are NaN
+    (the depth image keeps them). invalid: optional HxW bool mask of pixels to mark invalid (NaN) in all three.
+    """
+    check_depth_limits(min_depth_m, max_depth_m)
+    network_disparity = np.asarray(network_disparity)
+    if network_disparity.shape[::-1] != camera.size:
+        raise InputError(f"disparity is {network_disparity.shape[1]}x{network_disparity.shape[0]} px but the camera "
+                         f"is {camera.size[0]}x{camera.size[1]} px")
+    disparity = network_disparity.astype(np.float32) + np.float32(camera.doffs)
+    if invalid is not None:
+        disparity[invalid] = np.nan
+    if not (depth or points):
+        return StereoProducts(disparity)
+    z = disparity_to_depth(disparity, camera)
+    if not points:
+        return StereoProducts(disparity, z)
+    xyz = depth_to_points(z, camera)
+    outside = z < min_depth_m
+    if max_depth_m:
+        outside |= z > max_depth_m
+    xyz[outside] = np.nan
+    return StereoProducts(disparity, z if depth else None, xyz)

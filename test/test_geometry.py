@@ -86,7 +86,8 @@ def test_products_correct_the_disparity_then_compute_depth_and_points():
 def test_products_refuse_a_disparity_of_another_size_and_bad_depth_limits():
     with pytest.raises(InputError, match="disparity is 2x1 px but the camera is 3x1 px"):
         stereo_products(np.zeros((1, 2)), pinhole(size=(3, 1)))
-    for low, high, message in ((-1.0, 0.0, "minimum depth"), (0.0, np.inf, "maximum depth"),
-                               (5.0, 2.0, "must exceed the minimum depth")):
+    for low, high, message in ((-1.0, 0.0, "minimum depth -1.0 must be a finite number >= 0"),
+                               (0.0, np.inf, "maximum depth inf must be a finite number >= 0"),
+                               (5.0, 2.0, "maximum depth 2.0 must exceed the minimum depth \\(5.0 m\\)")):
         with pytest.raises(InputError, match=message):
             check_depth_limits(low, high)

@@ -16,15 +16,23 @@ from .errors import InputError
 from .geometry import depth_to_points, disparity_to_depth
 
 
-def check_depth_limits(min_depth_m: float, max_depth_m: float) -> None:
-    """InputError unless 0 <= min_depth_m and max_depth_m is 0 (no limit) or above min_depth_m (metres)."""
+def depth_limits_problem(min_depth_m: float, max_depth_m: float) -> tuple[str, str] | None:
+    """What is wrong with a pair of depth limits (metres; max 0 = no limit): ("min" or "max", the reason), or None."""
     if not (np.isfinite(min_depth_m) and min_depth_m >= 0):
-        raise InputError(f"minimum depth must be a finite number >= 0 m, got {min_depth_m}")
+        return "min", "must be a finite number >= 0 (metres)"
     if not (np.isfinite(max_depth_m) and max_depth_m >= 0):
-        raise InputError(f"maximum depth must be a finite number >= 0 m (0: no limit), got {max_depth_m}")
+        return "max", "must be a finite number >= 0 (metres; 0 = no limit)"
     if max_depth_m and max_depth_m <= min_depth_m:
-        raise InputError(f"maximum depth {max_depth_m} m must exceed the minimum depth {min_depth_m} m, or be 0 "
-                         "(no limit)")
+        return "max", f"must exceed the minimum depth ({min_depth_m} m) or be 0 (no limit)"
+    return None
+
+
+def check_depth_limits(min_depth_m: float, max_depth_m: float) -> None:
+    """InputError naming the limit unless :func:`depth_limits_problem` finds nothing."""
+    problem = depth_limits_problem(min_depth_m, max_depth_m)
+    if problem:
+        which, reason = problem
+        raise InputError(f"{which}imum depth {min_depth_m if which == 'min' else max_depth_m} {reason}")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import MAX_INPUT_SCALE
 from psmnet_ros.core.fast.precision import PRECISIONS
 from psmnet_ros.core.psmnet import VARIANTS
+from psmnet_ros.core.stereo_products import depth_limits_problem
 from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
 
 QOS_CHOICES = ("sensor_data", "reliable")
@@ -127,14 +128,16 @@ def validate(settings: NodeSettings) -> None:
         _fail("queue_size", s.queue_size, "must be >= 1")
     if not 0.0 < s.input_scale <= MAX_INPUT_SCALE:
         _fail("input_scale", s.input_scale, f"must be in (0, {MAX_INPUT_SCALE:g}]")
-    for name in ("max_batch_delay_ms", "approximate_sync_tolerance_seconds", "min_depth", "max_depth"):
+    for name in ("max_batch_delay_ms", "approximate_sync_tolerance_seconds"):
         value = getattr(s, name)
         if not (math.isfinite(value) and value >= 0.0):
             _fail(name, value, "must be a finite number >= 0")
     if not (math.isfinite(s.diagnostics_period) and s.diagnostics_period > 0.0):
         _fail("diagnostics_period", s.diagnostics_period, "must be > 0 seconds")
-    if s.max_depth and s.max_depth <= s.min_depth:
-        _fail("max_depth", s.max_depth, f"must exceed min_depth ({s.min_depth}) or be 0 (no limit)")
+    depth_problem = depth_limits_problem(s.min_depth, s.max_depth)
+    if depth_problem:
+        name = f"{depth_problem[0]}_depth"
+        _fail(name, getattr(s, name), depth_problem[1])
     try:
         parse_weights(s.checkpoint, s.variant, s.maxdisp, s.align_corners)
     except InputError as exc:

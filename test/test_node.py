@@ -327,7 +327,7 @@ def _set_parameter(ros, name, value):
 
 def test_runtime_parameters_are_validated_and_applied(ros, pair):
     rejected = _set_parameter(ros, "max_depth", 0.5)  # below min_depth = 1.0
-    assert not rejected.successful and "max_depth" in rejected.reason and "min_depth" in rejected.reason
+    assert not rejected.successful and "max_depth" in rejected.reason and "minimum depth (1.0 m)" in rejected.reason
     assert not _set_parameter(ros, "maxdisp", 32).successful  # read-only
     assert not _set_parameter(ros, "max_batch_delay_ms", -1.0).successful
     assert _set_parameter(ros, "max_batch_delay_ms", 100.0).successful

@@ -18,7 +18,6 @@ from stereo_msgs.msg import DisparityImage
 
 from psmnet_ros.core import StereoEstimator
 from psmnet_ros.core.errors import InputError
-from psmnet_ros.ros.node import predict_with_fallback
 from psmnet_ros.ros.conversions import float_image_to_array
 from ros_helpers import (camera_info_msg, image_msg, make_header, ros_context, ros_env, spin_until, stereo_messages,
                          wait_for_publishers, wait_for_subscribers)
@@ -218,7 +217,7 @@ def test_out_of_memory_retries_one_pair_at_a_time_and_drops_what_still_fails(pai
     poisoned = pair[0].copy()
     estimator.poisoned = poisoned
     failures, batches, retries, callbacks = _recorders()
-    results = predict_with_fallback(estimator, [pair, (poisoned, pair[1])], *callbacks)
+    results = estimator.predict_batch_with_fallback([pair, (poisoned, pair[1])], *callbacks)
     assert estimator.calls == [2, 1, 1]
     assert len(retries) == 1 and isinstance(retries[0], torch.cuda.OutOfMemoryError)
     assert [i for i, _ in failures] == [1] and isinstance(failures[0][1], torch.cuda.OutOfMemoryError)
@@ -232,14 +231,15 @@ def test_single_pair_failure_is_reported_without_retry(pair):
     estimator.calls = []
     estimator.poisoned = pair[0]
     failures, batches, retries, callbacks = _recorders()
-    assert predict_with_fallback(estimator, [pair], *callbacks) == [None]
+    assert estimator.predict_batch_with_fallback([pair], *callbacks) == [None]
     assert estimator.calls == [1] and not retries and not batches and [i for i, _ in failures] == [0]
 
 
 def test_a_pair_the_network_rejects_is_dropped_and_the_rest_served(pair, single_pass):
     small = (np.ascontiguousarray(pair[0][:200, :200]), np.ascontiguousarray(pair[1][:200, :200]))
     failures, batches, retries, callbacks = _recorders()
-    results = predict_with_fallback(StereoEstimator.random(variant="basic", maxdisp=4), [pair, small], *callbacks)
+    results = StereoEstimator.random(variant="basic", maxdisp=4).predict_batch_with_fallback([pair, small],
+                                                                                             *callbacks)
     assert len(retries) == 1 and isinstance(retries[0], InputError)
     assert [i for i, _ in failures] == [1] and "too small" in str(failures[0][1])
     assert batches == [1] and results[1] is None

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -189,6 +191,47 @@ class StereoEstimator:
         mode = cv2.INTER_AREA if net_w > w else cv2.INTER_LINEAR
         factor = np.float32(w / net_w)
         return [cv2.resize(d, (w, h), interpolation=mode) * factor for d in disparities]
+
+    def predict_batch_with_fallback(self, pairs: list[tuple[np.ndarray, np.ndarray]],
+                                    on_failure: Callable[[int, Exception], None],
+                                    on_batch: Callable[[int, float], None] = lambda size, seconds: None,
+                                    on_retry: Callable[[Exception], None] = lambda exc: None) -> list:
+        """Disparities of same-size ``pairs`` (HxW float32 pixels, or None where a pair failed); never raises
+        for out-of-memory or rejected input.
+
+        One forward pass first. If it runs out of device memory (the cache is then emptied) or rejects
+        the input, and the batch holds several pairs, ``on_retry(exc)`` is called and each pair is tried
+        alone. ``on_failure(index, exc)`` reports every pair that still fails; ``on_batch(size, seconds)``
+        every successful forward pass.
+        """
+        def timed(batch):
+            start = time.perf_counter()
+            result = self.predict_batch(batch)
+            on_batch(len(batch), time.perf_counter() - start)
+            return result
+
+        try:
+            return timed(pairs)
+        except (torch.cuda.OutOfMemoryError, InputError) as exc:
+            self._release_memory(exc)
+            if len(pairs) == 1:
+                on_failure(0, exc)
+                return [None]
+            on_retry(exc)
+        results = []
+        for index, pair in enumerate(pairs):
+            try:
+                results.append(timed([pair])[0])
+            except (torch.cuda.OutOfMemoryError, InputError) as exc:
+                self._release_memory(exc)
+                on_failure(index, exc)
+                results.append(None)
+        return results
+
+    def _release_memory(self, exc: Exception) -> None:
+        """After running out of device memory: hand the cached blocks back to the device."""
+        if isinstance(exc, torch.cuda.OutOfMemoryError) and self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     def _forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
         with self._lock:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import rclpy
-import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
@@ -55,47 +54,6 @@ class Frame(NamedTuple):
     left: np.ndarray        # HxWx3 uint8 RGB
     right: np.ndarray       # HxWx3 uint8 RGB
     camera: StereoCalibration
-
-
-def predict_with_fallback(estimator: StereoEstimator, pairs: list,
-                          on_failure: Callable[[int, Exception], None],
-                          on_batch: Callable[[int, float], None] = lambda size, seconds: None,
-                          on_retry: Callable[[Exception], None] = lambda exc: None) -> list:
-    """Disparities (HxW float32 pixels, or None where a pair failed) for same-size ``pairs``.
-
-    One forward pass first. If it runs out of CUDA memory (the cache is emptied) or
-    rejects the input, and the batch holds several pairs, ``on_retry(exc)`` is called
-    and each pair is tried alone. ``on_failure(index, exc)`` reports every pair that
-    still fails; ``on_batch(size, seconds)`` every successful forward pass.
-    """
-    def timed(batch):
-        start = time.perf_counter()
-        result = estimator.predict_batch(batch)
-        on_batch(len(batch), time.perf_counter() - start)
-        return result
-
-    try:
-        return timed(pairs)
-    except (torch.cuda.OutOfMemoryError, InputError) as exc:
-        _release_cuda_memory(exc)
-        if len(pairs) == 1:
-            on_failure(0, exc)
-            return [None]
-        on_retry(exc)
-    results = []
-    for index, pair in enumerate(pairs):
-        try:
-            results.append(timed([pair])[0])
-        except (torch.cuda.OutOfMemoryError, InputError) as exc:
-            _release_cuda_memory(exc)
-            on_failure(index, exc)
-            results.append(None)
-    return results
-
-
-def _release_cuda_memory(exc: Exception) -> None:
-    if isinstance(exc, torch.cuda.OutOfMemoryError) and torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 class PSMNetNode(Node):
@@ -254,8 +212,8 @@ class PSMNetNode(Node):
         def on_retry(exc):
             self._warn(f"{type(exc).__name__}: {exc}", f"batch of {len(batch)} failed, retrying one pair at a time")
 
-        disparities = predict_with_fallback(self._estimator, [(f.left, f.right) for f in batch],
-                                            on_failure, self._stats.batch_done, on_retry)
+        disparities = self._estimator.predict_batch_with_fallback([(f.left, f.right) for f in batch],
+                                                                  on_failure, self._stats.batch_done, on_retry)
         for frame, disparity in zip(batch, disparities):
             if disparity is not None and not self._stopping.is_set():
                 self._publish(frame, disparity)

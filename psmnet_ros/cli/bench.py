@@ -229,8 +229,8 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
         for _ in range(repeats):
             start = time.perf_counter()
             rgb = timed("Image -> RGB array (left + right)", lambda: [image_to_rgb(m) for m in images])[0]
-            messages = timed("frame messages (products + 4 messages)", frame_messages, disparity, rgb, camera,
-                             header, float(maxdisp - 1), set(OUTPUTS))
+            messages, _ = timed("frame messages (products + 4 messages)", frame_messages, disparity, rgb, camera,
+                                header, float(maxdisp - 1), set(OUTPUTS))
             timed("publish 4 messages, subscribed", lambda: [heard[n].publish(m) for n, m in messages.items()])
             steps.setdefault("total, subscribed", []).append((time.perf_counter() - start) * 1000.0)
             timed("publish 4 messages, no subscriber", lambda: [quiet[n].publish(m) for n, m in messages.items()])

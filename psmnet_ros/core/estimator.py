@@ -15,7 +15,7 @@ from .checkpoint import Checkpoint, apply_weights, load_checkpoint
 from .errors import CheckpointError, InputError
 from .fast import FastConfig, FastEngine, precision_flags, resolve_precision
 from .fast import PRECISIONS  # noqa: F401  re-exported: the command-line tools take their choices from here
-from .preprocess import check_pair, crop_output, min_size_at_scale, to_network_input
+from .preprocess import check_pair, crop_output, min_size_at_scale, padding_for, to_network_input
 from .psmnet import VARIANTS, build_model
 from .weights import RANDOM_LABEL, catalog_path, parse_weights
 
@@ -167,6 +167,13 @@ class StereoEstimator:
         """Largest disparity in pixels of a ``width``-pixel image the network can output: its soft argmin
         lies in [0, maxdisp - 1] network pixels, which the input scale's resizing stretches."""
         return (self.maxdisp - 1) * width / round(width * self.input_scale)
+
+    def network_size(self, height: int, width: int) -> tuple[int, int]:
+        """(height, width) in pixels of the network's input for an image of this size: resized by the
+        input scale, then padded to a multiple of 16."""
+        net_h, net_w = round(height * self.input_scale), round(width * self.input_scale)
+        top, right = padding_for(net_h, net_w)
+        return net_h + top, net_w + right
 
     def predict(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Disparity (pixels, HxW float32) of one HxWx3 uint8 RGB rectified pair."""

@@ -70,6 +70,11 @@ class InferenceStats:
         with self._lock:
             self._failed += frames
 
+    def frames_lost(self) -> int:
+        """Frames dropped so far for bad input or inference errors (the queue counts its own drops)."""
+        with self._lock:
+            return self._bad_input + self._failed
+
     def batch_done(self, size: int, seconds: float) -> None:
         """One forward pass over ``size`` pairs took ``seconds``."""
         with self._lock:

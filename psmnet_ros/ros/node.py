@@ -29,9 +29,11 @@ from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import StereoEstimator, load_estimator
 from psmnet_ros.core.frame_queue import FrameQueue
+from psmnet_ros.msg import FrameStats
 from psmnet_ros.ros.conversions import SUPPORTED_ENCODINGS, image_to_rgb, stamp_ns, stereo_camera
 from psmnet_ros.ros.outputs import OUTPUTS, frame_messages
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
+from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, declare_parameters, updated
 from psmnet_ros.ros.sync import StereoSynchronizer
 
@@ -54,6 +56,7 @@ class Frame(NamedTuple):
     left: np.ndarray        # HxWx3 uint8 RGB
     right: np.ndarray       # HxWx3 uint8 RGB
     camera: StereoCalibration
+    synchronized: float     # time.monotonic() when the set was complete (its last message arrived)
 
 
 class PSMNetNode(Node):
@@ -95,6 +98,8 @@ class PSMNetNode(Node):
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
         types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2, "disparity/image_color": Image}
         self._outputs = {topic: self.create_publisher(types[topic], topic, out_qos) for topic in OUTPUTS}
+        self._pub_frame_stats = self.create_publisher(FrameStats, "frame_stats", out_qos)
+        self._dropped_before = 0  # frames dropped up to the previous published frame (FrameStats)
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         reliability = ReliabilityPolicy.BEST_EFFORT if s.qos == "sensor_data" else ReliabilityPolicy.RELIABLE
         in_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.queue_size, reliability=reliability,
@@ -134,16 +139,17 @@ class PSMNetNode(Node):
     def _on_stereo_set(self, left_image: Image, left_info: CameraInfo,
                        right_image: Image, right_info: CameraInfo) -> None:
         """Sync callback: validate and convert (cheap), then enqueue; never runs inference."""
+        synchronized = time.monotonic()
         self._stats.frame_in()
         try:
-            frame = self._frame(left_image, left_info, right_image, right_info)
+            frame = self._frame(left_image, left_info, right_image, right_info, synchronized)
         except InputError as exc:
             self._stats.bad_input()
             self._warn(str(exc), f"dropping stereo frame {_stamp_text(left_image.header)}")
             return
         self._queue.put(frame, key=frame.left.shape[:2])
 
-    def _frame(self, left_image, left_info, right_image, right_info) -> Frame:
+    def _frame(self, left_image, left_info, right_image, right_info, synchronized: float) -> Frame:
         """Checked and converted stereo set; InputError saying what is wrong otherwise."""
         images = {}
         for side, msg in (("left", left_image), ("right", right_image)):
@@ -167,7 +173,7 @@ class PSMNetNode(Node):
         if lh < min_h or lw < min_w:
             raise InputError(f"image {lw}x{lh} px is too small for the network at input_scale "
                              f"{self._estimator.input_scale}: at least {min_w}x{min_h} px needed")
-        return Frame(left_image.header, images["left"], images["right"], camera)
+        return Frame(left_image.header, images["left"], images["right"], camera, synchronized)
 
     def _warn(self, reason: str, context: str) -> None:
         """Log "context: reason" at most once per LOG_THROTTLE_S for each distinct reason.
@@ -212,22 +218,48 @@ class PSMNetNode(Node):
         def on_retry(exc):
             self._warn(f"{type(exc).__name__}: {exc}", f"batch of {len(batch)} failed, retrying one pair at a time")
 
-        disparities = self._estimator.predict_batch_with_fallback([(f.left, f.right) for f in batch],
-                                                                  on_failure, self._stats.batch_done, on_retry)
-        for frame, disparity in zip(batch, disparities):
-            if disparity is not None and not self._stopping.is_set():
-                self._publish(frame, disparity)
+        passes = []  # (pairs, seconds) of each successful forward pass, in order
 
-    def _publish(self, frame: Frame, network_disparity: np.ndarray) -> None:
-        """Publish every output of one frame that has a subscriber; the others are not built."""
-        s = self._settings
+        def on_batch(size, seconds):
+            self._stats.batch_done(size, seconds)
+            passes.append((size, seconds))
+
+        started = time.monotonic()
+        disparities = self._estimator.predict_batch_with_fallback([(f.left, f.right) for f in batch],
+                                                                  on_failure, on_batch, on_retry)
+        done = [(frame, disparity) for frame, disparity in zip(batch, disparities) if disparity is not None]
+        # One pass for the whole batch, or (after a retry) one pass per pair that succeeded, in order.
+        shares = [passes[0][1] / len(batch)] * len(done) if len(passes) == 1 and passes[0][0] == len(batch) \
+            else [seconds for _, seconds in passes]
+        for (frame, disparity), inference_s in zip(done, shares):
+            if self._stopping.is_set():
+                return
+            self._publish(frame, disparity, started, inference_s, passes[0][0] if len(passes) == 1 else 1)
+
+    def _publish(self, frame: Frame, network_disparity: np.ndarray, batch_started: float, inference_s: float,
+                 batch_size: int) -> None:
+        """Publish every output of one frame that has a subscriber, then its FrameStats if subscribed;
+        nothing is built for an output without subscribers."""
+        s, est = self._settings, self._estimator
+        building = time.monotonic()
         wanted = {topic for topic, publisher in self._outputs.items() if publisher.get_subscription_count()}
-        messages = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
-                                  self._estimator.max_disparity(network_disparity.shape[1]), wanted,
-                                  s.min_depth, s.max_depth)
+        stats_wanted = self._pub_frame_stats.get_subscription_count() > 0
+        messages, products = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
+                                            est.max_disparity(network_disparity.shape[1]), wanted,
+                                            s.min_depth, s.max_depth)
+        publishing = time.monotonic()
         for topic, msg in messages.items():
             self._outputs[topic].publish(msg)
+        published = time.monotonic()
         self._stats.frame_out()
+        dropped = self._queue.dropped + self._stats.frames_lost()
+        if stats_wanted:
+            timing = FrameTiming(frame.synchronized, batch_started, published, inference_s, publishing - building,
+                                 published - publishing, batch_size)
+            self._pub_frame_stats.publish(frame_stats_msg(
+                frame.header, timing, products.disparity, est.network_size(*network_disparity.shape), est.weights,
+                str(est.device), est.precision, dropped - self._dropped_before))
+        self._dropped_before = dropped
 
     # ------------------------------------------------------------ diagnostics
     def _publish_diagnostics(self) -> None:

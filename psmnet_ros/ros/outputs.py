@@ -18,8 +18,9 @@ OUTPUTS = ("disparity", "depth", "points2", "disparity/image_color")
 
 def frame_messages(network_disparity: np.ndarray, left_rgb: np.ndarray, camera: StereoCalibration, header,
                    max_network_disparity: float, wanted: set[str], min_depth_m: float = 0.0,
-                   max_depth_m: float = 0.0) -> dict:
-    """{topic: message} for the ``wanted`` :data:`OUTPUTS` of one frame; nothing else is computed.
+                   max_depth_m: float = 0.0) -> tuple[dict, StereoProducts]:
+    """({topic: message} for the ``wanted`` :data:`OUTPUTS` of one frame, the products they hold);
+    nothing else is computed.
 
     network_disparity: HxW pixels as the estimator returns it; left_rgb: HxWx3 uint8 (point colours);
     max_network_disparity: the largest disparity the network can output for this width (pixels), which
@@ -41,4 +42,4 @@ def frame_messages(network_disparity: np.ndarray, left_rgb: np.ndarray, camera: 
         messages["points2"] = pointcloud2_msg(products.points, left_rgb, header)
     if "disparity/image_color" in wanted:
         messages["disparity/image_color"] = rgb_image_msg(colorize(products.disparity, low, high), header)
-    return messages
+    return messages, products

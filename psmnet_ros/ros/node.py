@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -68,6 +69,7 @@ class PSMNetNode(Node):
         self._worker = None
         self._reason_loggers = {}
         self._loggers_lock = threading.Lock()
+        _log_python_warnings(self.get_logger())
         try:
             self._settings: NodeSettings = declare_parameters(self)
             self._estimator = self._load_estimator()
@@ -285,6 +287,14 @@ class PSMNetNode(Node):
             if self._worker.is_alive():
                 self.get_logger().warning(f"inference still running after {STOP_TIMEOUT_S} s; exiting anyway")
         return super().destroy_node()
+
+
+def _log_python_warnings(logger) -> None:
+    """Route Python warnings (the core's, e.g. a CUDA graph that could not be recorded) to ``logger``, so that
+    they reach /rosout like the node's own messages instead of bare stderr."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        logger.warning(f"{category.__name__}: {message}")
+    warnings.showwarning = show
 
 
 def _stamp_text(header: Header) -> str:

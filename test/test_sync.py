@@ -141,6 +141,33 @@ def test_queue_bound_drops_oldest():
     assert sync.dropped == 5
 
 
+FUTURE_MS = 10**9  # stamps about 11 days ahead: a camera whose clock is far off; no partner will match them
+
+
+def test_messages_stamped_in_the_future_cannot_starve_an_input():
+    """A full input drops the message that arrived first, so a queue filled with stamps no partner
+    will ever match still takes every new message (dropping the oldest stamp first would drop the
+    new message itself, for good)."""
+    rec = Recorder()
+    sync = StereoSynchronizer(rec, queue_size=3)
+    feed(sync, [(0, FUTURE_MS + k) for k in range(3)])
+    for stamp in (100, 200, 300, 400):
+        feed(sync, frame(stamp))
+    assert rec.stamps() == [(t * MS,) * 4 for t in (100, 200, 300, 400)]
+    assert sync.dropped == 1 and sync.pending == 2  # the first future stamp made room; two still wait
+
+
+def test_a_future_stamp_gives_its_place_up_first():
+    """One future stamp holds a place only while the input has room: when a lagging partner makes
+    the input fill up, it goes before the frames still waiting for their partners."""
+    rec = Recorder()
+    sync = StereoSynchronizer(rec, queue_size=2)
+    feed(sync, [(0, FUTURE_MS), (0, 100), (0, 200)])  # left images run ahead of the other inputs
+    assert sync.dropped == 1 and sync.pending == 2
+    feed(sync, frame(100, order=(1, 2, 3)) + frame(200, order=(1, 2, 3)))
+    assert rec.stamps() == [(100 * MS,) * 4, (200 * MS,) * 4]
+
+
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="queue_size"):
         StereoSynchronizer(print, queue_size=0)

@@ -10,19 +10,24 @@ available when a message arrives, the one with the smallest spread is emitted
 A set is emitted as soon as it exists (lowest latency), so keep the tolerance
 below half the frame period or a late frame could pair with its neighbour's.
 
-Bookkeeping: each input keeps at most ``queue_size`` messages (the oldest
-stamp is dropped first). After a set is emitted, every queued message at or
-older than that input's member of the set is discarded, and later arrivals
-that old are discarded on arrival, unless they are more than ``JUMP_BACK_S``
-older: then time has jumped back (a bag played in a loop, a restarted clock), and
-synchronization starts afresh. A second message with a stamp already queued on
-the same input replaces the first. Every message discarded without being matched
-counts in ``dropped``.
+Bookkeeping: each input keeps at most ``queue_size`` messages; when a message
+arrives at a full input, the one that arrived first is dropped. (For stamps in
+arrival order that is the oldest stamp. It also bounds a message stamped in the
+future that never finds partners: it is the first to go once the input needs its
+place, so it can never starve the input. message_filters' policies drop the oldest
+stamp first, which keeps such a message until time passes its stamp.) After a set
+is emitted, every queued message at or older than that input's member of the set
+is discarded, and later arrivals that old are discarded on arrival, unless they
+are more than ``JUMP_BACK_S`` older: then time has jumped back (a bag played in a
+loop, a restarted clock), and synchronization starts afresh. A second message with
+a stamp already queued on the same input replaces the first (and counts as the
+newer arrival). Every message discarded without being matched counts in ``dropped``.
 """
 from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
+from collections import deque
 from typing import Any, Callable
 
 JUMP_BACK_S = 1.0
@@ -51,6 +56,7 @@ class StereoSynchronizer:
         # The exact policy is the approximate search with zero tolerance.
         self._tolerance_ns = round(tolerance_s * 1e9) if approximate else 0
         self._stamps: list[list[int]] = [[] for _ in range(self._n_inputs)]  # sorted, per input
+        self._arrivals: list[deque[int]] = [deque() for _ in range(self._n_inputs)]  # the same, oldest arrival first
         self._messages: list[dict[int, Any]] = [{} for _ in range(self._n_inputs)]
         self._last_emitted: list[int | None] = [None] * self._n_inputs
         self._lock = threading.RLock()
@@ -74,14 +80,18 @@ class StereoSynchronizer:
             elif last is not None and stamp_ns <= last:
                 self.dropped += 1
                 return
-            stamps, messages = self._stamps[index], self._messages[index]
+            stamps, messages, arrivals = self._stamps[index], self._messages[index], self._arrivals[index]
             if stamp_ns in messages:
                 self.dropped += 1  # the replaced duplicate
+                arrivals.remove(stamp_ns)
             else:
                 insort(stamps, stamp_ns)
                 if len(stamps) > self._queue_size:
-                    del messages[stamps.pop(0)]
+                    first = arrivals.popleft()
+                    stamps.remove(first)
+                    del messages[first]
                     self.dropped += 1
+            arrivals.append(stamp_ns)
             messages[stamp_ns] = msg
             members = self._best_set(stamp_ns)
             if members is not None:
@@ -90,9 +100,10 @@ class StereoSynchronizer:
     def _restart(self) -> None:
         """Forget every queued message and emitted stamp (time jumped back)."""
         self.dropped += self.pending
-        for stamps, messages in zip(self._stamps, self._messages):
+        for stamps, messages, arrivals in zip(self._stamps, self._messages, self._arrivals):
             stamps.clear()
             messages.clear()
+            arrivals.clear()
         self._last_emitted = [None] * self._n_inputs
 
     def _best_set(self, new_stamp: int) -> list[int] | None:
@@ -137,5 +148,6 @@ class StereoSynchronizer:
                 del messages[old]
             self.dropped += cut - 1
             del stamps[:cut]
+            self._arrivals[i] = deque(a for a in self._arrivals[i] if a > stamp)
             self._last_emitted[i] = stamp
         self._callback(*msgs)

@@ -27,6 +27,11 @@ _RGB_ORDER = {"mono8": [0, 0, 0], "rgb8": [0, 1, 2], "bgr8": [2, 1, 0],
 
 _HAS_CHECK_FIELDS = "_check_fields" in Image.__slots__
 
+FLOAT32_NORMAL = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+"""Smallest and largest positive normal float32 (about 1.2e-38 and 3.4e+38). Calibration is
+published in float32 (DisparityImage f and t) and depth and points are computed in it, so a
+focal length, baseline or f*B outside this range would come out as 0 or inf."""
+
 # Organized cloud layout: x, y, z, rgb as float32, 16 bytes a point.
 _POINT_STEP = 16
 _CLOUD_FIELDS = (("x", 0), ("y", 4), ("z", 8), ("rgb", 12))
@@ -219,6 +224,14 @@ class StereoCamera:
         return self.cx_right - self.cx_left
 
 
+def _check_float32(what: str, value: float, positive: bool) -> None:
+    """InputError unless ``value`` survives float32: within FLOAT32_NORMAL when ``positive``, else finite."""
+    low, high = FLOAT32_NORMAL
+    if not (low <= value <= high if positive else abs(value) <= high):
+        kind = f"a positive float32 (normal range {low:.3g} to {high:.3g})" if positive else "finite in float32"
+        raise InputError(f"{what} = {value:g} is not {kind}, the precision the node publishes and computes in")
+
+
 def stereo_camera(left_info: CameraInfo, right_info: CameraInfo) -> StereoCamera:
     """StereoCamera from the rectified projection matrices P of two CameraInfo messages."""
     matrices = {}
@@ -230,6 +243,10 @@ def stereo_camera(left_info: CameraInfo, right_info: CameraInfo) -> StereoCamera
         if not (p[0, 0] > 0 and p[1, 1] > 0):
             raise InputError(f"{side} camera_info has non-positive focal length in P "
                              f"(fx={p[0, 0]}, fy={p[1, 1]}): is the camera calibrated and rectified?")
+        for name, value in (("fx", p[0, 0]), ("fy", p[1, 1])):
+            _check_float32(f"{side} camera_info focal length {name}", value, positive=True)
+        for name, value in (("cx", p[0, 2]), ("cy", p[1, 2]), ("Tx", p[0, 3])):
+            _check_float32(f"{side} camera_info P {name}", value, positive=False)
         matrices[side] = p
     left_size = (int(left_info.width), int(left_info.height))
     right_size = (int(right_info.width), int(right_info.height))
@@ -241,6 +258,9 @@ def stereo_camera(left_info: CameraInfo, right_info: CameraInfo) -> StereoCamera
     if not baseline > 0:
         raise InputError(f"stereo baseline from the P matrices is {baseline} m, must be positive "
                          f"(right P[0,3] must be -fx*baseline relative to the left)")
+    _check_float32("stereo baseline from the P matrices (m)", baseline, positive=True)
+    _check_float32("depth scale f*B (px m)", p_left[0, 0] * baseline, positive=True)
+    _check_float32("principal point offset cx_right - cx_left", p_right[0, 2] - p_left[0, 2], positive=False)
     return StereoCamera(fx=float(p_left[0, 0]), fy=float(p_left[1, 1]),
                         cx_left=float(p_left[0, 2]), cx_right=float(p_right[0, 2]),
                         cy=float(p_left[1, 2]), baseline_m=baseline,

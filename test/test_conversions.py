@@ -13,10 +13,10 @@ from psmnet_ros.core.errors import InputError
 from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, StereoCamera, disparity_msg,
                                         float_image_msg, image_to_rgb, pointcloud2_msg,
                                         rgb_image_msg, stereo_camera)
-from ros_helpers import (camera_info_msg, image_msg, make_header, ros_context, spin_until,
+from ros_helpers import (camera_info_msg, image_msg, make_header, reserve_domain_id, ros_context, spin_until,
                          wait_for_subscribers)
 
-DOMAIN_ID = 10
+DOMAIN_ID = reserve_domain_id()
 
 # A 2x3 RGB image, every byte distinct: pixel (row r, col c) = (10+r*30+c*10, +1, +2) style.
 RGB = np.array([[[10, 11, 12], [20, 21, 22], [30, 31, 32]],

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 
 from psmnet_ros.core.datasets.middlebury import motorcycle_calibration
-from ros_helpers import ros_env
+from ros_helpers import reserve_domain_id, ros_env
 
-DOMAIN_ID = 58
+DOMAIN_ID = reserve_domain_id()
 
 
 def test_demo_writes_offline_and_ros_results(tmp_path):
@@ -39,7 +39,8 @@ def test_demo_writes_offline_and_ros_results(tmp_path):
     assert disparity.shape == depth.shape == (500, 741)
     valid = disparity > 0
     assert valid.mean() > 0.99 and disparity[valid].min() >= calib.doffs - 0.01
-    np.testing.assert_allclose(depth[valid], calib.fx * calib.baseline_m / disparity[valid], rtol=2e-3)
+    # The PNG holds round(256 d'): |error| <= 1/512 px, relative <= (1/512) / 31.07 = 6.3e-5 as d' >= doffs - 0.01.
+    np.testing.assert_allclose(depth[valid], calib.fx * calib.baseline_m / disparity[valid], rtol=1e-4)
 
 
 def test_demo_refuses_a_variant_the_shipped_weights_are_not_before_doing_anything(tmp_path):

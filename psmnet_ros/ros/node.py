@@ -8,10 +8,20 @@ enqueues; a worker thread owns the model and runs batched inference.
 """
 from __future__ import annotations
 
+import os
 import sys
+
+from psmnet_ros.ros import stop_signals
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "psmnet_node":
+    # Run as the node program: stop signals are handled before the slow imports below (torch
+    # takes seconds), so the imports come after this statement.
+    stop_signals.install(stop_signals.Phase.IMPORTING)
+
+import ctypes
 import threading
 import time
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, NoReturn
 
 import numpy as np
 import rclpy
@@ -19,9 +29,10 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
@@ -50,8 +61,11 @@ LOG_THROTTLE_S = 5.0
 """At most one log line per distinct bad-input reason in this many seconds."""
 MAX_REASON_LOGGERS = 256
 """Distinct reasons remembered for throttling before the memory is reset."""
-STOP_TIMEOUT_S = 5.0
-"""How long shutdown waits for the worker to finish the batch in hand (seconds)."""
+WORKER_JOIN_S = 0.5
+"""How long stopping waits for the worker thread to end (seconds): long enough to finish a
+publication, not a forward pass (seconds on a CPU, and it cannot be interrupted)."""
+SPIN_PERIOD_S = 0.1
+"""The main loop's longest wait for ROS events: how soon it notices a stop signal (seconds)."""
 
 
 class Frame(NamedTuple):
@@ -115,7 +129,8 @@ class PSMNetNode(Node):
         self._loggers_lock = threading.Lock()
         try:
             self._settings: NodeSettings = declare_parameters(self)
-            self._estimator = self._load_estimator()
+            with stop_signals.interruptible():
+                self._estimator = self._load_estimator()
             self._setup_io()
         except BaseException:
             self.destroy_node()
@@ -332,15 +347,17 @@ class PSMNetNode(Node):
 
     # --------------------------------------------------------------- shutdown
     def destroy_node(self):
-        """Stop the worker (waiting up to STOP_TIMEOUT_S for the batch in hand), then the node."""
+        """Stop the worker (waiting up to WORKER_JOIN_S for it to end), then the node.
+
+        The worker publishes nothing once stopping is set; a forward pass it is in keeps
+        running in the daemon thread, and its result is dropped.
+        """
         self._stopping.set()
         queue = getattr(self, "_queue", None)
         if queue is not None:
             queue.close()
         if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(STOP_TIMEOUT_S)
-            if self._worker.is_alive():
-                self.get_logger().warning(f"inference still running after {STOP_TIMEOUT_S} s; exiting anyway")
+            self._worker.join(WORKER_JOIN_S)
         return super().destroy_node()
 
 
@@ -353,24 +370,43 @@ def _stamp_text(header: Header) -> str:
     return f"{header.stamp.sec}.{header.stamp.nanosec:09d} ('{header.frame_id}')"
 
 
-def main(args=None) -> int:
-    """Run psmnet_node until Ctrl-C / SIGTERM; exit status 1 when it cannot start."""
-    rclpy.init(args=args)
-    node = None
+def main(args=None) -> NoReturn:
+    """Run psmnet_node until SIGINT / SIGTERM, then end the process with status 0 within about a
+    second; with status 1 when the node cannot start.
+
+    The signals are handled by :mod:`psmnet_ros.ros.stop_signals`, not by rclpy: the main loop
+    notices a stop within SPIN_PERIOD_S, then stops the worker, destroys the node and shuts rclpy
+    down, in that order, from this thread; the process then ends at once. A forward pass the
+    worker is in (it cannot be interrupted) ends with it.
+    """
+    stop_signals.install(stop_signals.Phase.STARTING)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = executor = None
     status = 0
     try:
-        node = PSMNetNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        if not stop_signals.requested.is_set():  # else a signal came during rclpy.init
+            node = PSMNetNode()
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            stop_signals.set_phase(stop_signals.Phase.RUNNING)
+            while not stop_signals.requested.is_set():
+                executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+    except (stop_signals.StopRequested, ExternalShutdownException):
         pass
     except PSMNetError as exc:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
         status = 1
     finally:
+        stop_signals.set_phase(stop_signals.Phase.STOPPING)
+        if executor is not None:
+            executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return status
+    # Not the interpreter's clean-up: it would tear torch down under a forward pass the worker may still be
+    # in, and it restores the default signal actions, so that a second signal meanwhile (ros2 launch's
+    # SIGTERM) would end the process with status -15.
+    stop_signals.exit_now(status)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,28 @@ def _release_cuda_memory(exc: Exception) -> None:
         torch.cuda.empty_cache()
 
 
+def _libc_function(name: str):
+    """A C library function by name, or None where there is none (malloc_trim is glibc's)."""
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+_malloc_trim = _libc_function("malloc_trim")
+
+
+def _return_freed_memory() -> None:
+    """Hand the memory glibc keeps after forward passes back to the system (no-op without glibc).
+
+    A forward pass allocates and frees hundreds of MiB of activations. glibc keeps freed heap
+    memory for reuse, which passes of one size reuse exactly; after a change of size it no
+    longer fits and the heap grows (see the README, Behaviour).
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
 class PSMNetNode(Node):
     """The ROS 2 node; see the module docstring and README for topics and parameters."""
 
@@ -262,12 +284,16 @@ class PSMNetNode(Node):
 
     # ---------------------------------------------------------- worker thread
     def _work(self) -> None:
+        last_size = None
         while not self._stopping.is_set():
             batch = self._queue.get_batch(timeout_s=0.5)
             if not batch:
                 continue
             try:
                 self._process(batch)
+                if batch[0].left.shape != last_size:  # a new size: what the old one's passes kept no longer fits
+                    last_size = batch[0].left.shape
+                    _return_freed_memory()
             except Exception as exc:  # keep serving: one broken batch must not end the worker
                 if self._stopping.is_set():
                     return

@@ -1,5 +1,7 @@
 """The README's main job, end to end: offline inference, then bag -> psmnet-play -> psmnet_node -> results."""
+import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -12,12 +14,24 @@ from ros_helpers import reserve_domain_id, ros_env
 DOMAIN_ID = reserve_domain_id()
 
 
+def run_demo(*args, timeout_s: float) -> subprocess.CompletedProcess:
+    """psmnet-demo in a process group of its own: if it has to be killed, its node and player go with it."""
+    command = [sys.executable, "-m", "psmnet_ros.cli.demo", *args]
+    proc = subprocess.Popen(command, env=ros_env(DOMAIN_ID), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
 def test_demo_writes_offline_and_ros_results(tmp_path):
     out = tmp_path / "results"
-    result = subprocess.run(
-        [sys.executable, "-m", "psmnet_ros.cli.demo", "--out-dir", str(out), "--frames", "2",
-         "--checkpoint", "random", "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5"],
-        env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=600)
+    result = run_demo("--out-dir", str(out), "--frames", "2", "--checkpoint", "random", "--variant", "basic",
+                      "--maxdisp", "16", "--input-scale", "0.5", timeout_s=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "WARNING: --checkpoint random" in result.stderr and "random weights" in result.stderr
     for name in ("motorcycle_left_disp.png", "motorcycle_left_depth.npy", "motorcycle_left.ply"):
@@ -44,8 +58,7 @@ def test_demo_writes_offline_and_ros_results(tmp_path):
 
 
 def test_demo_refuses_a_variant_the_shipped_weights_are_not_before_doing_anything(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.demo", "--out-dir", str(tmp_path / "r"),
-                             "--variant", "basic"], env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=120)
+    result = run_demo("--out-dir", str(tmp_path / "r"), "--variant", "basic", timeout_s=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "psmnet-demo: error: --variant basic needs --checkpoint: the shipped pretrained weights are stackhourglass, "

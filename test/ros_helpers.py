@@ -2,6 +2,11 @@
 
 Stable API (other test files import it; do not change signatures):
 
+- ``reserve_domain_id() -> int``: a ROS domain ID that no other process on this machine
+  has reserved (an exclusive lock on a file in the temporary folder, held until this
+  process exits). Tests take their domains from it, never a fixed number: two test runs
+  on one machine (two clones, CI jobs, a developer's run beside an agent's) would
+  otherwise discover each other and exchange messages.
 - ``ros_env(domain_id) -> dict``: a copy of ``os.environ`` with
   ``ROS_DOMAIN_ID=domain_id`` and ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``;
   pass it as ``env=`` to subprocesses that must join the test's ROS graph.
@@ -28,12 +33,21 @@ Stable API (other test files import it; do not change signatures):
   frame_id="camera") -> (left_image, left_info, right_image, right_info)``:
   the four messages a stereo node subscribes to, rgb8 images, same stamp.
 - ``KittiLikeStereo``: numbers of a KITTI-like rig (fx, baseline_m) for tests.
+- ``NodeProcess(log_path, domain_id, *ros_args)``: psmnet_node in a subprocess, started as
+  stereo.launch.py starts it; waits for its log lines and signal handlers, stops it with
+  signals and reports exit status and time. A context manager: leaving it stops the node.
 """
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -45,6 +59,11 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 _ENV_KEYS = ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")
+REPO = Path(__file__).resolve().parents[1]
+TEST_DOMAIN_IDS = range(30, 102)
+"""Domains tests may take: above the 0 most ROS graphs run on, at most 101 (the largest ID whose
+Fast DDS ports stay below Linux's ephemeral port range)."""
+_held_domain_locks = []  # open lock files: the reservations last as long as the process
 
 _BYTES_PER_ELEMENT = {"mono8": (1, 1), "rgb8": (3, 1), "bgr8": (3, 1), "rgba8": (4, 1),
                       "bgra8": (4, 1), "32FC1": (1, 4)}
@@ -55,6 +74,22 @@ class KittiLikeStereo:
 
     fx = 721.5377
     baseline_m = 0.5327
+
+
+def reserve_domain_id() -> int:
+    """A domain ID from TEST_DOMAIN_IDS that no other process has reserved; held until this process exits."""
+    folder = os.path.join(tempfile.gettempdir(), "psmnet_ros_test_domains")
+    os.makedirs(folder, exist_ok=True)
+    for domain_id in TEST_DOMAIN_IDS:
+        lock = open(os.path.join(folder, f"{domain_id}.lock"), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _held_domain_locks.append(lock)
+        return domain_id
+    raise RuntimeError(f"every ROS domain in {TEST_DOMAIN_IDS} is reserved by another process ({folder})")
 
 
 def ros_env(domain_id: int) -> dict:
@@ -159,3 +194,79 @@ def stereo_messages(left_rgb: np.ndarray, right_rgb: np.ndarray, stamp_ns: int,
     right_info = camera_info_msg(header, width, height, fx, tx=-fx * baseline_m)
     return (image_msg(left_rgb, "rgb8", header), left_info,
             image_msg(right_rgb, "rgb8", header), right_info)
+
+
+class NodeProcess:
+    """psmnet_node in a subprocess on ``domain_id``: ``--params-file config/psmnet.yaml`` plus ``ros_args``,
+    as the launch file starts it; stdout and stderr go to ``log_path``."""
+
+    def __init__(self, log_path: Path, domain_id: int, *ros_args: str):
+        self.log_path = Path(log_path)
+        self._log = open(log_path, "w")
+        env = ros_env(domain_id)
+        env["PYTHONPATH"] = f"{REPO}:{env['PYTHONPATH']}" if env.get("PYTHONPATH") else str(REPO)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args", "--params-file", "config/psmnet.yaml",
+             *ros_args], cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def __enter__(self) -> "NodeProcess":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_for_log(self, text: str, timeout_s: float = 60.0) -> None:
+        """Wait until ``text`` appears in the node's output (AssertionError with the log if it exits first)."""
+        deadline = time.monotonic() + timeout_s
+        while text not in self.log():
+            assert self.proc.poll() is None, f"node exited:\n{self.log()}"
+            assert time.monotonic() < deadline, f"'{text}' not logged within {timeout_s} s:\n{self.log()}"
+            time.sleep(0.05)
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        self.wait_for_log("ready:", timeout_s)
+
+    def wait_catching_sigterm(self, timeout_s: float = 30.0) -> None:
+        """Wait until the process has a SIGTERM handler (bit 15 of SigCgt in /proc/PID/status): the node
+        installs its handlers on its first line, before its imports."""
+        deadline = time.monotonic() + timeout_s
+        while not self._status("SigCgt") & (1 << (signal.SIGTERM - 1)):
+            assert self.proc.poll() is None, f"node exited:\n{self.log()}"
+            assert time.monotonic() < deadline, f"no SIGTERM handler within {timeout_s} s"
+            time.sleep(0.001)
+
+    def rss_mb(self) -> float:
+        return self._status("VmRSS") / 1024.0
+
+    def _status(self, key: str) -> int:
+        """A number from /proc/PID/status (SigCgt in hexadecimal, the others in decimal)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1], 16 if key.startswith("Sig") else 10)
+        raise AssertionError(f"no {key} in /proc/{self.proc.pid}/status")
+
+    def stop(self, sig=signal.SIGINT, timeout_s: float = 10.0, then=None,
+             then_after_s: float = 0.0) -> tuple[int | None, float]:
+        """Send ``sig`` and, if it still runs ``then_after_s`` later, ``then`` (ros2 launch: SIGINT, then
+        SIGTERM); kill it after ``timeout_s``. Returns (exit status, or None if killed; seconds from ``sig``)."""
+        start = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            if then is not None:
+                try:
+                    self.proc.wait(then_after_s)
+                except subprocess.TimeoutExpired:
+                    self.proc.send_signal(then)
+        try:
+            rc = self.proc.wait(max(0.0, timeout_s - (time.monotonic() - start)))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = None
+        self._log.close()
+        return rc, time.monotonic() - start

@@ -14,10 +14,10 @@ from psmnet_ros.core.errors import InputError
 from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, disparity_msg,
                                         float_image_msg, image_to_rgb, pointcloud2_msg,
                                         rgb_image_msg, stereo_camera)
-from ros_helpers import (camera_info_msg, image_msg, make_header, ros_context, spin_until,
+from ros_helpers import (camera_info_msg, image_msg, make_header, reserve_domain_id, ros_context, spin_until,
                          wait_for_subscribers)
 
-DOMAIN_ID = 10
+DOMAIN_ID = reserve_domain_id()
 
 # A 2x3 RGB image, every byte distinct: pixel (row r, col c) = (10+r*30+c*10, +1, +2) style.
 RGB = np.array([[[10, 11, 12], [20, 21, 22], [30, 31, 32]],
@@ -242,6 +242,26 @@ def test_stereo_camera_rejects_bad_matrices(field, index, value, pattern):
     values[index] = value
     setattr(right, field, values)
     with pytest.raises(InputError, match=pattern):
+        stereo_camera(left, right)
+
+
+@pytest.mark.parametrize("fx,baseline,pattern", [
+    (1e-300, 0.12, r"left camera_info focal length fx = 1e-300 is not a positive float32"),   # float32: 0
+    (1e300, 0.12, r"left camera_info focal length fx = 1e\+300 is not a positive float32"),   # float32: inf
+    (1.0, 1e-40, r"stereo baseline from the P matrices \(m\) = 1e-40 is not a positive float32"),  # subnormal
+])
+def test_stereo_camera_rejects_calibration_float32_cannot_hold(fx, baseline, pattern):
+    """Positive and finite in float64, but 0, inf or subnormal as the float32 DisparityImage.f/t hold."""
+    with pytest.raises(InputError, match=pattern):
+        stereo_camera(*info_pair(fx=fx, baseline=baseline))
+
+
+def test_stereo_camera_rejects_a_depth_scale_beyond_float32():
+    """fx, B = 1e38 m and each P[0,3] fit in float32 (KITTI-style, both non-zero); f*B = 4e38 does not."""
+    left, right = info_pair(fx=4.0)
+    left.p = [4.0, 0.0, 320.0, 2e38, 0.0, 4.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    right.p = [4.0, 0.0, 320.0, -2e38, 0.0, 4.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    with pytest.raises(InputError, match=r"depth scale f\*B \(px m\) = 4e\+38 is not a positive float32"):
         stereo_camera(left, right)
 
 

@@ -98,7 +98,10 @@ def test_close_wakes_a_blocked_consumer():
     result = {}
     consumer = threading.Thread(target=lambda: result.setdefault("batch", q.get_batch(None)))
     consumer.start()
-    time.sleep(0.05)
+    deadline = time.monotonic() + 5.0
+    while not q._cond._waiters:  # until the consumer waits inside get_batch (CPython's Condition)
+        assert time.monotonic() < deadline, "the consumer never waited"
+        time.sleep(0.001)
     q.close()
     consumer.join(timeout=2.0)
     assert not consumer.is_alive()

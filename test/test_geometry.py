@@ -33,8 +33,8 @@ def test_points_reproject_with_the_left_camera():
     pts = depth_to_points(depth, pinhole(f=500.0, fy=400.0))
     assert pts.shape == (3, 4, 3) and pts.dtype == np.float32
     # pixel (u=3, v=2): X = (3 - 2) * 2 / 500, Y = (2 - 1) * 2 / 400, Z = 2
-    np.testing.assert_allclose(pts[2, 3], [0.004, 0.005, 2.0], rtol=1e-6)
-    np.testing.assert_allclose(pts[1, 2], [0.0, 0.0, 2.0], atol=1e-7)
+    np.testing.assert_allclose(pts[2, 3], [0.004, 0.005, 2.0], rtol=1e-6)  # float32: 3 roundings of 6e-8
+    np.testing.assert_allclose(pts[1, 2], [0.0, 0.0, 2.0], atol=1e-7)  # u = cx, v = cy: x, y exactly 0
     assert np.isnan(pts[0, 0]).all()
 
 

@@ -19,11 +19,11 @@ from stereo_msgs.msg import DisparityImage
 from psmnet_ros.core import StereoEstimator
 from psmnet_ros.core.errors import InputError
 from psmnet_ros.ros.conversions import float_image_to_array
-from ros_helpers import (camera_info_msg, image_msg, make_header, ros_context, ros_env, spin_until, stereo_messages,
-                         wait_for_publishers, wait_for_subscribers)
+from ros_helpers import (camera_info_msg, image_msg, make_header, reserve_domain_id, ros_context, ros_env, spin_until,
+                         stereo_messages, wait_for_publishers, wait_for_subscribers)
 
 REPO = Path(__file__).resolve().parents[1]
-DOMAIN_ID = 22
+DOMAIN_ID = reserve_domain_id()
 
 
 def node_command(*ros_args):
@@ -90,9 +90,14 @@ def _start_ready_node(log_path, *params) -> subprocess.Popen:
 
 
 def _stop_node(proc: subprocess.Popen, log_path) -> tuple[int, str]:
-    """Stop the node with SIGINT as ros2 launch does; (exit code, its log)."""
+    """Stop the node with SIGINT as ros2 launch does; (exit code, None if it had to be killed; its log)."""
     proc.send_signal(signal.SIGINT)
-    rc = proc.wait(timeout=10)
+    try:
+        rc = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        rc = None
     return rc, log_path.read_text()
 
 

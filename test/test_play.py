@@ -19,7 +19,8 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from psmnet_ros.cli import play
 from psmnet_ros.ros.bag_player import BagPlayer, open_bag
-from ros_helpers import camera_info_msg, image_msg, make_header, ros_context, ros_env, spin_until
+from ros_helpers import (camera_info_msg, image_msg, make_header, reserve_domain_id, ros_context, ros_env,
+                         spin_until)
 
 REPO = Path(__file__).resolve().parents[1]
 BAG_START_NS = 1_700_000_000_000_000_000
@@ -70,7 +71,7 @@ def stamp_ns(header):
 
 
 def test_plays_all_messages_with_stamps_data_timing_and_clock(bag):
-    domain = 11
+    domain = reserve_domain_id()
     with ros_context(domain) as context:
         node = Node("play_listener", context=context)
         images, infos, clocks = [], [], []
@@ -80,8 +81,9 @@ def test_plays_all_messages_with_stamps_data_timing_and_clock(bag):
         node.create_subscription(Clock, "/clock", clocks.append,
                                  QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT))
         # DDS discovery on a loaded machine can miss the first announcements and wait for the
-        # next periodic one (3 s in Fast DDS), hence the generous start delay.
-        proc = start_player(bag, domain, "--rate", "2.0", "--clock", "--start-delay", "4")
+        # next periodic one (3 s in Fast DDS): the player starts once this listener is matched.
+        proc = start_player(bag, domain, "--rate", "2.0", "--clock", "--wait-for-subscribers", "1",
+                            "--start-delay", "60")
         try:
             done = spin_until(node, lambda: len(images) == N_FRAMES and len(infos) == N_FRAMES,
                               timeout_s=20.0)
@@ -118,7 +120,7 @@ def test_plays_all_messages_with_stamps_data_timing_and_clock(bag):
 
 def test_loop_then_sigterm_exits_cleanly(tmp_path):
     bag_path = write_bag(tmp_path / "mcap_bag", storage=StoragePlugin.MCAP)
-    domain = 12
+    domain = reserve_domain_id()
     with ros_context(domain) as context:
         node = Node("loop_listener", context=context)
         images = []
@@ -141,7 +143,7 @@ def test_loop_then_sigterm_exits_cleanly(tmp_path):
 
 
 def test_topics_filter_publishes_only_the_chosen_topics(bag):
-    with ros_context(13) as context:
+    with ros_context(reserve_domain_id()) as context:
         node = Node("filter_check", context=context)
         reader = open_bag(bag)
         try:
@@ -160,7 +162,7 @@ def test_conflicting_topics_are_skipped_and_empty_loop_ends(tmp_path):
         writer.add_connection("/clock", "rosgraph_msgs/msg/Clock", typestore=typestore)
         writer.add_connection("/mixed", "sensor_msgs/msg/Image", typestore=typestore)
         writer.add_connection("/mixed", "sensor_msgs/msg/CameraInfo", typestore=typestore)
-    with ros_context(13) as context:
+    with ros_context(reserve_domain_id()) as context:
         node = Node("odd_bag_check", context=context)
         reader = open_bag(path)
         try:
@@ -177,7 +179,7 @@ def test_conflicting_topics_are_skipped_and_empty_loop_ends(tmp_path):
 
 def test_missing_bag_path_exits_2_with_one_line():
     proc = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.play", "/nonexistent/bag"],
-                          cwd=REPO, env=ros_env(14), capture_output=True, text=True, timeout=60)
+                          cwd=REPO, env=ros_env(reserve_domain_id()), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "psmnet-play: error: bag '/nonexistent/bag' does not exist"]

@@ -141,6 +141,43 @@ def test_queue_bound_drops_oldest():
     assert sync.dropped == 5
 
 
+FUTURE_MS = 10**9  # stamps about 11 days ahead: a camera whose clock is far off; no partner will match them
+
+
+def test_messages_stamped_in_the_future_cannot_starve_an_input():
+    """A queue filled with stamps no partner will ever match still takes every new message, and each
+    future stamp leaves after queue_size arrivals (dropping the oldest stamp first, as message_filters
+    does, would drop each new message itself, for good)."""
+    rec = Recorder()
+    sync = StereoSynchronizer(rec, queue_size=3)
+    feed(sync, [(0, FUTURE_MS + k) for k in range(3)])
+    for stamp in (100, 200, 300, 400):
+        feed(sync, frame(stamp))
+    assert rec.stamps() == [(t * MS,) * 4 for t in (100, 200, 300, 400)]
+    assert sync.dropped == 3 and sync.pending == 0
+
+
+def test_a_message_leaves_after_queue_size_arrivals_on_its_input():
+    rec = Recorder()
+    sync = StereoSynchronizer(rec, queue_size=2)
+    feed(sync, [(0, FUTURE_MS)] + frame(100))
+    assert sync.pending == 1  # the future stamp waits: one newer message arrived on its input
+    feed(sync, frame(200))
+    assert sync.pending == 0 and sync.dropped == 1
+    assert rec.stamps() == [(100 * MS,) * 4, (200 * MS,) * 4]
+
+
+def test_a_future_stamp_gives_its_place_up_first():
+    """One future stamp holds a place only while the input has room: when a lagging partner makes
+    the input fill up, it goes before the frames still waiting for their partners."""
+    rec = Recorder()
+    sync = StereoSynchronizer(rec, queue_size=2)
+    feed(sync, [(0, FUTURE_MS), (0, 100), (0, 200)])  # left images run ahead of the other inputs
+    assert sync.dropped == 1 and sync.pending == 2
+    feed(sync, frame(100, order=(1, 2, 3)) + frame(200, order=(1, 2, 3)))
+    assert rec.stamps() == [(100 * MS,) * 4, (200 * MS,) * 4]
+
+
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="queue_size"):
         StereoSynchronizer(print, queue_size=0)

@@ -139,6 +139,11 @@ class BagPlayer:
         """Topic -> rclpy Publisher of the topics being played."""
         return dict(self._publishers)
 
+    @property
+    def clock_publisher(self):
+        """The /clock publisher (None without ``clock=True``)."""
+        return self._clock
+
     def play(self, stop: threading.Event) -> PlaybackStats:
         """Play once (or until ``stop`` is set when looping); returns the stats."""
         while not stop.is_set():

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import CameraInfo, Image
 
 from ..core.colorize import colorize, colorize_depth
 from ..core.datasets.base import write_rgb
@@ -25,6 +26,7 @@ from ..core.disparity_io import write_kitti_disparity
 from ..core.errors import PSMNetError
 from ..core.ply import write_ply
 from ..resources import share_file
+from .bag_player import open_bag
 from .conversions import float_image_to_array, image_to_rgb, pointcloud2_to_arrays
 from .recorder import OutputRecorder
 
@@ -32,8 +34,9 @@ NAMESPACE = "/stereo"
 LEFT_NS, RIGHT_NS = "/stereo/left", "/stereo/right"
 NODE_READY_TIMEOUT_S = 180.0
 """Model loading on a slow CPU can take a while; the node's publishers appear when it is ready."""
-PLAYER_START_DELAY_S = 4.0
-"""Time for DDS discovery between the player and its subscribers; a few seconds on a busy machine."""
+PLAYER_DISCOVERY_TIMEOUT_S = 60.0
+"""Deadline for DDS discovery between the player and its two subscribers (the node and the
+recorder); the player starts as soon as both are matched on every topic, usually within a second."""
 
 
 @dataclass
@@ -85,14 +88,18 @@ def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate:
                  frame_timeout_s: float) -> PipelineResult:
     """Play ``bag`` into a psmnet_node subprocess and write what it publishes under ``out_dir``.
 
-    frame_timeout_s: how long to wait after the last input for the outputs still in flight.
+    Once the player is done, waits until every output of every frame in the bag has arrived,
+    or until frame_timeout_s pass without a new output (the node dropped frames).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     node_log = out_dir / "node.log"
+    frames = _frames_in_bag(bag, f"{LEFT_NS}/image_rect")
     context = rclpy.Context()
     rclpy.init(context=context)
     executor = SingleThreadedExecutor(context=context)
-    recorder = OutputRecorder(NAMESPACE, f"{LEFT_NS}/image_rect", context=context)
+    recorder = OutputRecorder(NAMESPACE, f"{LEFT_NS}/image_rect",
+                              [(f"{LEFT_NS}/camera_info", CameraInfo), (f"{RIGHT_NS}/image_rect", Image),
+                               (f"{RIGHT_NS}/camera_info", CameraInfo)], context=context)
     executor.add_node(recorder)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
@@ -103,27 +110,27 @@ def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate:
         _wait(lambda: recorder.count_publishers(f"{NAMESPACE}/disparity") > 0, NODE_READY_TIMEOUT_S, node,
               f"psmnet_node (log: {node_log})")
         player = subprocess.Popen([sys.executable, "-m", "psmnet_ros.cli.play", str(bag), "--rate", str(rate),
-                                   "--start-delay", str(PLAYER_START_DELAY_S)])
+                                   "--wait-for-subscribers", "2", "--start-delay", str(PLAYER_DISCOVERY_TIMEOUT_S)])
         _wait(lambda: player.poll() is not None, 3600.0, what="psmnet-play")
         if player.returncode != 0:
             raise PSMNetError(f"psmnet-play exited with code {player.returncode}")
-        disparity_topic = f"{NAMESPACE}/disparity"
-        last, last_change = -1, time.monotonic()
-        while time.monotonic() - last_change < frame_timeout_s:
+
+        def missing() -> int:
+            return sum(max(0, frames - recorder.count(topic)) for topic in recorder.output_topics)
+
+        left, last_change = missing(), time.monotonic()
+        while left and time.monotonic() - last_change < frame_timeout_s:
             if node.poll() is not None:
                 raise PSMNetError(f"psmnet_node exited with code {node.returncode} (log: {node_log})")
-            done = recorder.count(disparity_topic)
-            if done >= recorder.count(recorder.input_topic):
-                break
-            if done != last:
-                last, last_change = done, time.monotonic()
-            time.sleep(0.1)
-        time.sleep(0.5)  # let the other outputs of the last frame arrive
+            time.sleep(0.05)
+            if missing() != left:
+                left, last_change = missing(), time.monotonic()
     finally:
         for process in (player, node):
             if process is not None:
                 _stop(process)
         executor.shutdown()
+        spinner.join()
         recorder.destroy_node()
         rclpy.shutdown(context=context)
     write_results(recorder, out_dir)
@@ -131,6 +138,15 @@ def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate:
                           frames_out=recorder.count(f"{NAMESPACE}/disparity"),
                           latency_ms=recorder.latencies_ms(f"{NAMESPACE}/disparity"),
                           out_dir=out_dir, node_log=node_log)
+
+
+def _frames_in_bag(bag: Path, left_topic: str) -> int:
+    """How many left images the bag holds."""
+    reader = open_bag(bag)
+    try:
+        return sum(c.msgcount for c in reader.connections if c.topic == left_topic)
+    finally:
+        reader.close()
 
 
 def write_results(recorder: OutputRecorder, out_dir: Path) -> None:

@@ -8,20 +8,31 @@ enqueues; a worker thread owns the model and runs batched inference.
 """
 from __future__ import annotations
 
+import os
 import sys
+
+from psmnet_ros.ros import stop_signals
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "psmnet_node":
+    # Run as the node program: stop signals are handled before the slow imports below (torch
+    # takes seconds), so the imports come after this statement.
+    stop_signals.install(stop_signals.Phase.IMPORTING)
+
+import ctypes
 import threading
 import time
 import warnings
-from typing import NamedTuple
+from typing import Callable, NamedTuple, NoReturn
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
@@ -46,8 +57,11 @@ LOG_THROTTLE_S = 5.0
 """At most one log line per distinct bad-input reason in this many seconds."""
 MAX_REASON_LOGGERS = 256
 """Distinct reasons remembered for throttling before the memory is reset."""
-STOP_TIMEOUT_S = 5.0
-"""How long shutdown waits for the worker to finish the batch in hand (seconds)."""
+WORKER_JOIN_S = 0.5
+"""How long stopping waits for the worker thread to end (seconds): long enough to finish a
+publication, not a forward pass (seconds on a CPU, and it cannot be interrupted)."""
+SPIN_PERIOD_S = 0.1
+"""The main loop's longest wait for ROS events: how soon it notices a stop signal (seconds)."""
 
 
 class Frame(NamedTuple):
@@ -58,6 +72,28 @@ class Frame(NamedTuple):
     right: np.ndarray       # HxWx3 uint8 RGB
     camera: StereoCalibration
     synchronized: float     # time.monotonic() when the set was complete (its last message arrived)
+
+
+def _libc_function(name: str):
+    """A C library function by name, or None where there is none (malloc_trim is glibc's)."""
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+_malloc_trim = _libc_function("malloc_trim")
+
+
+def _return_freed_memory() -> None:
+    """Hand the memory glibc keeps after forward passes back to the system (no-op without glibc).
+
+    A forward pass allocates and frees hundreds of MiB of activations. glibc keeps freed heap
+    memory for reuse, which passes of one size reuse exactly; after a change of size it no
+    longer fits and the heap grows (see the README, Behaviour).
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 class PSMNetNode(Node):
@@ -72,7 +108,8 @@ class PSMNetNode(Node):
         _log_python_warnings(self.get_logger())
         try:
             self._settings: NodeSettings = declare_parameters(self)
-            self._estimator = self._load_estimator()
+            with stop_signals.interruptible():
+                self._estimator = self._load_estimator()
             self._setup_io()
         except BaseException:
             self.destroy_node()
@@ -193,12 +230,16 @@ class PSMNetNode(Node):
 
     # ---------------------------------------------------------- worker thread
     def _work(self) -> None:
+        last_size = None
         while not self._stopping.is_set():
             batch = self._queue.get_batch(timeout_s=0.5)
             if not batch:
                 continue
             try:
                 self._process(batch)
+                if batch[0].left.shape != last_size:  # a new size: what the old one's passes kept no longer fits
+                    last_size = batch[0].left.shape
+                    _return_freed_memory()
             except Exception as exc:  # keep serving: one broken batch must not end the worker
                 if self._stopping.is_set():
                     return
@@ -277,15 +318,17 @@ class PSMNetNode(Node):
 
     # --------------------------------------------------------------- shutdown
     def destroy_node(self):
-        """Stop the worker (waiting up to STOP_TIMEOUT_S for the batch in hand), then the node."""
+        """Stop the worker (waiting up to WORKER_JOIN_S for it to end), then the node.
+
+        The worker publishes nothing once stopping is set; a forward pass it is in keeps
+        running in the daemon thread, and its result is dropped.
+        """
         self._stopping.set()
         queue = getattr(self, "_queue", None)
         if queue is not None:
             queue.close()
         if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(STOP_TIMEOUT_S)
-            if self._worker.is_alive():
-                self.get_logger().warning(f"inference still running after {STOP_TIMEOUT_S} s; exiting anyway")
+            self._worker.join(WORKER_JOIN_S)
         return super().destroy_node()
 
 
@@ -301,24 +344,43 @@ def _stamp_text(header: Header) -> str:
     return f"{header.stamp.sec}.{header.stamp.nanosec:09d} ('{header.frame_id}')"
 
 
-def main(args=None) -> int:
-    """Run psmnet_node until Ctrl-C / SIGTERM; exit status 1 when it cannot start."""
-    rclpy.init(args=args)
-    node = None
+def main(args=None) -> NoReturn:
+    """Run psmnet_node until SIGINT / SIGTERM, then end the process with status 0 within about a
+    second; with status 1 when the node cannot start.
+
+    The signals are handled by :mod:`psmnet_ros.ros.stop_signals`, not by rclpy: the main loop
+    notices a stop within SPIN_PERIOD_S, then stops the worker, destroys the node and shuts rclpy
+    down, in that order, from this thread; the process then ends at once. A forward pass the
+    worker is in (it cannot be interrupted) ends with it.
+    """
+    stop_signals.install(stop_signals.Phase.STARTING)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = executor = None
     status = 0
     try:
-        node = PSMNetNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        if not stop_signals.requested.is_set():  # else a signal came during rclpy.init
+            node = PSMNetNode()
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            stop_signals.set_phase(stop_signals.Phase.RUNNING)
+            while not stop_signals.requested.is_set():
+                executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+    except (stop_signals.StopRequested, ExternalShutdownException):
         pass
     except PSMNetError as exc:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
         status = 1
     finally:
+        stop_signals.set_phase(stop_signals.Phase.STOPPING)
+        if executor is not None:
+            executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return status
+    # Not the interpreter's clean-up: it would tear torch down under a forward pass the worker may still be
+    # in, and it restores the default signal actions, so that a second signal meanwhile (ros2 launch's
+    # SIGTERM) would end the process with status -15.
+    stop_signals.exit_now(status)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Sequence
 
 import numpy as np
 from rclpy.node import Node
@@ -17,18 +18,22 @@ OUTPUTS = (("disparity", DisparityImage), ("depth", Image), ("points2", PointClo
 
 
 class OutputRecorder(Node):
-    """Subscribes to the node's outputs under ``namespace`` and to its left input image.
+    """Subscribes to the node's outputs under ``namespace``, to its left input image
+    ``input_topic`` and to ``other_inputs`` ((topic, message class) pairs: the node's other
+    inputs, so that a player waiting for subscribers counts this recorder on each of them).
 
-    ``arrivals[topic][stamp_ns] = (monotonic seconds, message)``; the input's arrival time
-    per stamp gives each output's end-to-end latency through the node.
+    ``arrivals[topic][stamp_ns] = (monotonic seconds, message)`` (message None for inputs); the
+    input's arrival time per stamp gives each output's end-to-end latency through the node.
     """
 
-    def __init__(self, namespace: str, input_topic: str, **kwargs):
+    def __init__(self, namespace: str, input_topic: str, other_inputs: Sequence[tuple[str, type]] = (),
+                 **kwargs):
         super().__init__("psmnet_recorder", **kwargs)
         self._lock = threading.Lock()
         self.arrivals: dict[str, dict[int, tuple[float, object]]] = {}
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        topics = [(f"{namespace.rstrip('/')}/{name}", cls) for name, cls in OUTPUTS] + [(input_topic, Image)]
+        self.output_topics = [f"{namespace.rstrip('/')}/{name}" for name, _ in OUTPUTS]
+        topics = [*zip(self.output_topics, (cls for _, cls in OUTPUTS)), (input_topic, Image), *other_inputs]
         self.topics = [t for t, _ in topics]
         self.input_topic = input_topic
         for topic, cls in topics:
@@ -37,7 +42,7 @@ class OutputRecorder(Node):
 
     def _callback(self, topic: str):
         def record(msg):
-            keep = msg if topic != self.input_topic else None
+            keep = msg if topic in self.output_topics else None
             with self._lock:
                 self.arrivals[topic][stamp_ns(msg.header)] = (time.monotonic(), keep)
         return record

@@ -10,19 +10,25 @@ available when a message arrives, the one with the smallest spread is emitted
 A set is emitted as soon as it exists (lowest latency), so keep the tolerance
 below half the frame period or a late frame could pair with its neighbour's.
 
-Bookkeeping: each input keeps at most ``queue_size`` messages (the oldest
-stamp is dropped first). After a set is emitted, every queued message at or
-older than that input's member of the set is discarded, and later arrivals
-that old are discarded on arrival, unless they are more than ``JUMP_BACK_S``
-older: then time has jumped back (a bag played in a loop, a restarted clock), and
-synchronization starts afresh. A second message with a stamp already queued on
-the same input replaces the first. Every message discarded without being matched
-counts in ``dropped``.
+Bookkeeping: a message waits for its partners until ``queue_size`` newer messages
+have arrived on its input, then it is dropped. So each input holds at most
+``queue_size`` messages, and for stamps in arrival order the oldest stamp goes
+first, as in message_filters. Unlike there, a message stamped in the future that
+never finds partners (a camera whose clock is off) leaves after ``queue_size``
+arrivals instead of keeping its place until time passes its stamp, so it cannot
+starve the input. After a set is emitted, every queued message at or older than
+that input's member of the set is discarded, and later arrivals that old are
+discarded on arrival, unless they are more than ``JUMP_BACK_S`` older: then time
+has jumped back (a bag played in a loop, a restarted clock), and synchronization
+starts afresh. A second message with a stamp already queued on the same input
+replaces the first (and counts as the newer arrival). Every message discarded
+without being matched counts in ``dropped``.
 """
 from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
+from collections import deque
 from typing import Any, Callable
 
 JUMP_BACK_S = 1.0
@@ -51,6 +57,9 @@ class StereoSynchronizer:
         # The exact policy is the approximate search with zero tolerance.
         self._tolerance_ns = round(tolerance_s * 1e9) if approximate else 0
         self._stamps: list[list[int]] = [[] for _ in range(self._n_inputs)]  # sorted, per input
+        self._arrived = [0] * self._n_inputs  # messages that arrived on each input so far
+        self._arrival_no: list[dict[int, int]] = [{} for _ in range(self._n_inputs)]  # queued stamp -> arrival
+        self._arrivals: list[deque[tuple[int, int]]] = [deque() for _ in range(self._n_inputs)]  # (arrival, stamp)
         self._messages: list[dict[int, Any]] = [{} for _ in range(self._n_inputs)]
         self._last_emitted: list[int | None] = [None] * self._n_inputs
         self._lock = threading.RLock()
@@ -79,20 +88,32 @@ class StereoSynchronizer:
                 self.dropped += 1  # the replaced duplicate
             else:
                 insort(stamps, stamp_ns)
-                if len(stamps) > self._queue_size:
-                    del messages[stamps.pop(0)]
-                    self.dropped += 1
             messages[stamp_ns] = msg
+            self._arrived[index] += 1
+            self._arrival_no[index][stamp_ns] = self._arrived[index]
+            self._arrivals[index].append((self._arrived[index], stamp_ns))
+            self._expire(index)
             members = self._best_set(stamp_ns)
             if members is not None:
                 self._emit(members)
 
+    def _expire(self, index: int) -> None:
+        """Drop the messages of input ``index`` that ``queue_size`` newer messages have followed."""
+        stamps, messages, arrival_no, arrivals = (self._stamps[index], self._messages[index],
+                                                  self._arrival_no[index], self._arrivals[index])
+        first_kept = self._arrived[index] - self._queue_size + 1
+        while arrivals and arrivals[0][0] < first_kept:
+            number, stamp = arrivals.popleft()
+            if arrival_no.get(stamp) == number:  # else already matched, cut or replaced
+                stamps.remove(stamp)
+                del messages[stamp], arrival_no[stamp]
+                self.dropped += 1
+
     def _restart(self) -> None:
         """Forget every queued message and emitted stamp (time jumped back)."""
         self.dropped += self.pending
-        for stamps, messages in zip(self._stamps, self._messages):
-            stamps.clear()
-            messages.clear()
+        for queued in (*self._stamps, *self._messages, *self._arrival_no, *self._arrivals):
+            queued.clear()
         self._last_emitted = [None] * self._n_inputs
 
     def _best_set(self, new_stamp: int) -> list[int] | None:
@@ -134,7 +155,7 @@ class StereoSynchronizer:
             msgs.append(messages[stamp])
             cut = bisect_right(stamps, stamp)
             for old in stamps[:cut]:
-                del messages[old]
+                del messages[old], self._arrival_no[i][old]
             self.dropped += cut - 1
             del stamps[:cut]
             self._last_emitted[i] = stamp

@@ -1,6 +1,8 @@
 """StereoEstimator: numpy stereo pairs in, disparity maps (pixels) out."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import threading
 import warnings
@@ -11,8 +13,9 @@ import torch
 
 from .checkpoint import Checkpoint, apply_weights, load_checkpoint
 from .errors import CheckpointError, InputError
-from .fast import FastConfig, FastEngine, precision_flags, resolve_precision
+from .fast import CudaGraphRunner, FastConfig, FastEngine, precision_flags, resolve_precision
 from .fast import PRECISIONS  # noqa: F401  re-exported: the command-line tools take their choices from here
+from .fast.memory import as_out_of_memory, is_out_of_memory
 from .preprocess import check_pair, crop_output, min_size_at_scale, to_network_input
 from .psmnet import VARIANTS, build_model
 from .weights import RANDOM_LABEL, catalog_path, parse_weights
@@ -86,7 +89,11 @@ class StereoEstimator:
     changes to ``model`` do not reach it; False runs ``model`` as it is, with autocast for
     fp16/bf16; None (auto) means True on CUDA, False on the CPU; a
     :class:`~psmnet_ros.core.fast.FastConfig` picks the fast stages one by one.
-    Calls may come from any thread; they are serialized.
+    Calls may come from any thread; they are serialized, and each runs with ``self.device``
+    (on CUDA always ``cuda:N``) as the calling thread's current CUDA device. Running out of GPU
+    memory in any form (:func:`~psmnet_ros.core.fast.memory.is_out_of_memory`) drops the fast
+    path's CUDA graphs, empties PyTorch's cache and raises ``torch.cuda.OutOfMemoryError``, so
+    the caller may retry with fewer pairs.
     """
 
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "fp32",
@@ -94,6 +101,8 @@ class StereoEstimator:
         if not (isinstance(input_scale, (int, float)) and 0 < input_scale <= MAX_INPUT_SCALE):
             raise InputError(f"input_scale must be in (0, {MAX_INPUT_SCALE:g}], got {input_scale}")
         self.device, self.precision = resolve_runtime(device, precision)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.input_scale = float(input_scale)
         self.weights = weights
         self.model = model.to(self.device).eval()
@@ -156,6 +165,11 @@ class StereoEstimator:
         return self._engine.config if self._engine else None
 
     @property
+    def graphs(self) -> CudaGraphRunner | None:
+        """The fast path's CUDA-graph runner (its recordings, replays and fallback); None without one."""
+        return self._engine.graphs if self._engine else None
+
+    @property
     def min_input_size(self) -> tuple[int, int]:
         """Smallest (height, width) in pixels of the given images at this input scale."""
         side = min_size_at_scale(self.input_scale)
@@ -186,10 +200,26 @@ class StereoEstimator:
         return [cv2.resize(d, (w, h), interpolation=mode) * factor for d in disparities]
 
     def _forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
-        with self._lock:
-            if self._engine:
-                return self._engine(lefts, rights)
-            return self._plain_forward(lefts, rights, h, w)
+        cuda = self.device.type == "cuda"
+        with self._lock, torch.cuda.device(self.device) if cuda else contextlib.nullcontext():
+            try:
+                if self._engine:
+                    return self._engine(lefts, rights)
+                return self._plain_forward(lefts, rights, h, w)
+            except Exception as exc:
+                if not (cuda and is_out_of_memory(exc)):
+                    raise
+                self._release_memory()
+                if isinstance(exc, torch.cuda.OutOfMemoryError):
+                    raise
+                raise as_out_of_memory(exc) from exc
+
+    def _release_memory(self) -> None:
+        """Give what the device holds for this estimator beyond its weights back to the device."""
+        if self._engine:
+            self._engine.release_memory()
+        gc.collect()
+        torch.cuda.empty_cache()
 
     @torch.inference_mode()
     def _plain_forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:

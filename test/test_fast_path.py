@@ -34,6 +34,10 @@ from psmnet_ros.core.hourglass import Hourglass
 from psmnet_ros.core.layers import classifier_3d
 from psmnet_ros.core.psmnet import build_model
 from psmnet_ros.core.regression import soft_argmin
+from psmnet_ros.tools.gpu_check import kitti_sized_pairs
+
+KITTI_SIZE = (375, 1242)
+"""Height and width of the CUDA tests' KITTI-sized pairs (pixels)."""
 
 def _randomize_batchnorm(module: nn.Module, seed: int = 0) -> nn.Module:
     """Give every BatchNorm non-trivial statistics and affine parameters, so folding is really tested."""
@@ -392,19 +396,6 @@ def test_fast_batch_from_a_worker_thread_matches_plain_path():
 
 
 # ------------------------------------------------------------------------------------------ CUDA only
-def _kitti_pairs(count: int, size=(375, 1242)) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``count`` different KITTI-sized pairs: crops of the Motorcycle pair at shifted places, resized."""
-    import cv2
-    frame = MiddleburyMotorcycle().load(0)
-    h, w = size
-    pairs = []
-    for i in range(count):
-        box = (slice(20 * i, 20 * i + 240), slice(30 * i, 30 * i + 600))
-        pairs.append(tuple(cv2.resize(np.ascontiguousarray(frame[side][box]), (w, h), interpolation=cv2.INTER_CUBIC)
-                           for side in ("left", "right")))
-    return pairs
-
-
 def _assert_graphs_replayed(est: StereoEstimator, recordings: int) -> None:
     runner = est.graphs
     assert runner is not None and not runner.fell_back, runner.fallback_reason if runner else "no runner"
@@ -461,7 +452,7 @@ def test_cuda_graph_on_the_second_gpu_from_a_worker_thread():
     """cuda:1 from a thread whose current device is 0: the capture must happen on cuda:1 (an empty graph on
     the default capture stream of device 0 would replay the first frame's output forever)."""
     est = StereoEstimator.random("basic", maxdisp=48, device="cuda:1", fast=True)
-    pairs = _kitti_pairs(2, size=(256, 320))
+    pairs = kitti_sized_pairs(2, (256, 320))
     out = []
     worker = threading.Thread(target=lambda: out.extend(est.predict(*pairs[i % 2]) for i in range(4)))
     worker.start()
@@ -493,7 +484,7 @@ def test_cuda_graph_alternating_pairs_match_eager_with_default_weights():
     graph, _ = load_estimator(device="cuda", precision="fp32")
     eager, _ = load_estimator(device="cuda", precision="fp32",
                               fast=FastConfig(channels_last=True, cudnn_benchmark=True))
-    pairs = _kitti_pairs(2)
+    pairs = kitti_sized_pairs(2, KITTI_SIZE)
     expected = [eager.predict(*pair) for pair in pairs]
     assert np.abs(expected[0] - expected[1]).mean() > 1.0
     for i in (0, 1, 0, 1):
@@ -521,7 +512,7 @@ def test_cuda_out_of_memory_is_raised_as_such_and_recoverable():
     estimator raises torch.cuda.OutOfMemoryError (whatever layer failed), drops its graphs, and a single pair
     then succeeds. The limit is lifted afterwards."""
     est = StereoEstimator.random(device="cuda", precision="fp16", fast=True)
-    pair = _kitti_pairs(1)[0]
+    pair = kitti_sized_pairs(1, KITTI_SIZE)[0]
     est.predict(*pair)
     torch.cuda.synchronize()
     torch.cuda.empty_cache()

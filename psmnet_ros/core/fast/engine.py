@@ -14,8 +14,9 @@ class FastEngine:
     """Runs a :class:`FastPSMNet` built from ``model`` on HxWx3 uint8 RGB numpy images.
 
     On CUDA the images are stacked into pinned host buffers and copied without blocking, the
-    network runs under cudnn.benchmark (through a :class:`CudaGraphRunner` when
-    ``config.cuda_graph``), and the result comes back through a pinned buffer.
+    network runs with ``config.cudnn_benchmark`` (through a :class:`CudaGraphRunner` when
+    ``config.cuda_graph``), and the result comes back through a pinned buffer. ``device``
+    must name its GPU (``cuda:N``): the caller makes it the current device for each call.
     ``precision`` is a resolved name ("fp32", "tf32", "fp16", "bf16"). Not thread-safe: the
     caller serializes calls (:class:`~psmnet_ros.core.estimator.StereoEstimator` holds a lock).
     """
@@ -30,7 +31,7 @@ class FastEngine:
     def __call__(self, lefts: list[np.ndarray], rights: list[np.ndarray]) -> np.ndarray:
         """N x H x W float32 disparities (pixels) of same-size HxWx3 uint8 RGB images."""
         cuda = self.device.type == "cuda"
-        with torch.inference_mode(), precision_flags(self.precision, self.device, benchmark=cuda):
+        with torch.inference_mode(), precision_flags(self.precision, self.device, self.config.cudnn_benchmark):
             left, right = self._to_device("left", lefts), self._to_device("right", rights)
             disparity = (self._graphs or self.network)(left, right)
             if not cuda:
@@ -39,6 +40,16 @@ class FastEngine:
             host.copy_(disparity, non_blocking=True)
             torch.cuda.current_stream(self.device).synchronize()
             return host.numpy().copy()
+
+    @property
+    def graphs(self) -> CudaGraphRunner | None:
+        """The CUDA-graph runner (None without ``config.cuda_graph`` or off CUDA): its recordings and fallback."""
+        return self._graphs
+
+    def release_memory(self) -> None:
+        """Drop the CUDA-graph recordings, so that ``torch.cuda.empty_cache`` can return their memory."""
+        if self._graphs is not None:
+            self._graphs.release()
 
     def _to_device(self, name: str, images: list[np.ndarray]) -> torch.Tensor:
         if self.device.type != "cuda":

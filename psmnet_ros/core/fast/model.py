@@ -27,20 +27,24 @@ class FastConfig:
 
     fused_last_stage: upsampling + softmax + soft argmin by row bands (:mod:`.last_stage`).
     channels_last: 2D features in ``channels_last``, 3D volumes in ``channels_last_3d``.
-    cuda_graph: record one CUDA graph per input shape and replay it (CUDA only).
+    cuda_graph: record CUDA graphs and replay them (CUDA only; :class:`.CudaGraphRunner`).
     chunk_elements: band size of the fused last stage (elements).
+    cudnn_benchmark: ``torch.backends.cudnn.benchmark`` during the forward passes (CUDA only);
+    None leaves the process's setting.
     """
 
     fused_last_stage: bool = True
     channels_last: bool = False
     cuda_graph: bool = False
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
+    cudnn_benchmark: bool | None = None
 
     @classmethod
     def for_device(cls, device: torch.device) -> "FastConfig":
-        """Everything on for CUDA; on the CPU the fused last stage only (the memory formats do not help there)."""
+        """Everything on for CUDA (cudnn.benchmark too); on the CPU the fused last stage only (the memory
+        formats do not help there)."""
         cuda = device.type == "cuda"
-        return cls(fused_last_stage=True, channels_last=cuda, cuda_graph=cuda)
+        return cls(fused_last_stage=True, channels_last=cuda, cuda_graph=cuda, cudnn_benchmark=True if cuda else None)
 
 
 class _FastStages:

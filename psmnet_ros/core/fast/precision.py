@@ -1,6 +1,6 @@
 """Inference precision policy.
 
-- ``fp32``: strict float32; on CUDA, TF32 is switched off for cuDNN convolutions and matmuls.
+- ``fp32``: strict float32; on CUDA, cuDNN convolutions and matmuls in IEEE fp32 (no TF32).
 - ``tf32``: float32 tensors, TF32 tensor-core convolutions on CUDA (Ampere and later); the
   same as fp32 on the CPU.
 - ``fp16`` / ``bf16``: convolutions in half / bfloat16. The last stage (upsampling, softmax,
@@ -37,19 +37,27 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 @contextmanager
-def precision_flags(precision: str, device: torch.device, benchmark: bool = False) -> Iterator[None]:
-    """On CUDA, set cuDNN TF32 (on only for "tf32"), matmul TF32 (off) and cudnn.benchmark; restore after.
+def precision_flags(precision: str, device: torch.device, benchmark: bool | None = None) -> Iterator[None]:
+    """On CUDA: cuDNN convolutions in TF32 only for "tf32" (else IEEE fp32), matmuls in IEEE fp32, and
+    ``cudnn.benchmark`` set to ``benchmark`` (None: left as the process has it); all restored after.
 
-    These are process-wide switches: callers serialize their forward passes (the estimator holds a lock).
-    Nothing changes on the CPU.
+    Uses PyTorch's per-operation ``fp32_precision`` switches with explicit values: the legacy
+    ``allow_tf32`` flags store "none" for off, which inherits a process-wide "tf32"
+    (``torch.backends.fp32_precision``), and reading them raises once anything in the process
+    uses the new switches. Restoring writes back the values read on entry (a switch that
+    inherited its value keeps that value explicitly). Process-wide: callers serialize their
+    forward passes (the estimator holds a lock). Nothing changes on the CPU.
     """
     if device.type != "cuda":
         yield
         return
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    saved = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark)
-    cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark = precision == "tf32", False, benchmark
+    saved = (cudnn.conv.fp32_precision, matmul.fp32_precision, cudnn.benchmark)
+    cudnn.conv.fp32_precision = "tf32" if precision == "tf32" else "ieee"
+    matmul.fp32_precision = "ieee"
+    if benchmark is not None:
+        cudnn.benchmark = benchmark
     try:
         yield
     finally:
-        cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark = saved
+        cudnn.conv.fp32_precision, matmul.fp32_precision, cudnn.benchmark = saved

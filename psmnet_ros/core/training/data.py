@@ -84,13 +84,14 @@ class CropDataset(Dataset):
 
 
 def epoch_loader(dataset: CropDataset, epoch: int, batch_size: int, workers: int,
-                 drop_last: bool = False) -> DataLoader:
+                 drop_last: bool = False, pin_memory: bool = False) -> DataLoader:
     """Batches of ``dataset`` for 1-based ``epoch`` in an order fixed by (seed, epoch).
 
-    The official scripts keep the last, smaller batch (drop_last False).
+    The official scripts keep the last, smaller batch (drop_last False). ``pin_memory``: batches
+    in page-locked memory, for asynchronous copies to a GPU.
     """
     dataset.epoch = epoch
     order = torch.Generator().manual_seed(dataset.seed * 100_003 + epoch)
     return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=order, num_workers=workers,
-                      drop_last=drop_last)
+                      drop_last=drop_last, pin_memory=pin_memory)
 

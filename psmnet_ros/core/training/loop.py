@@ -40,7 +40,9 @@ class Trainer:
     add up to those of the full batch of ``recipe.batch_size``. ``amp``: float16 autocast with a
     GradScaler on CUDA, bfloat16 autocast on the CPU. ``epoch`` is the last completed epoch;
     ``steps`` and ``train_seconds`` (wall clock of the training epochs) add up over resumed
-    runs, ``devices`` names every device the run trained on.
+    runs, ``devices`` names every device the run trained on. On CUDA, training sets the
+    process's ``torch.backends.cudnn.benchmark`` (the crops have one size), loads dataset
+    batches through pinned memory, and reads each step's loss back once.
     """
 
     def __init__(self, model: torch.nn.Module, recipe: Recipe, train_samples, val_samples=None, *,
@@ -50,6 +52,8 @@ class Trainer:
         self.recipe = recipe
         self.device = resolve_device(device)
         self.model = model.to(self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
         if recipe.dataset == "synthetic":
             check_crop(*recipe.crop)
             check_batch_split(recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size,
@@ -91,12 +95,12 @@ class Trainer:
         """
         self.model.train()
         left, right = torch.as_tensor(left), torch.as_tensor(right)
-        target = torch.as_tensor(disparity).to(self.device)
+        target = torch.as_tensor(disparity).to(self.device, non_blocking=True)
         count = int(valid_mask(target, self.model.maxdisp).sum())
         if count == 0:
             return None
         self.optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        total = torch.zeros((), device=self.device)
         for start in range(0, len(left), self.micro_batch):
             part = slice(start, start + self.micro_batch)
             x_left = normalize_batch(left[part], self.device)
@@ -105,11 +109,11 @@ class Trainer:
                 outputs = self.model(x_left, x_right)
             loss = loss_sum(outputs, target[part], self.model.maxdisp)[0] / count
             self.scaler.scale(loss).backward()
-            total += loss.item()
+            total += loss.detach().float()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.steps += 1
-        return total
+        return total.item()
 
     def _batches(self, epoch: int):
         """(batches of ``epoch``, their number)."""
@@ -117,7 +121,7 @@ class Trainer:
             return (self.train_set.epoch(epoch, self.recipe.batch_size, self.device),
                     self.train_set.steps(self.recipe.batch_size))
         loader = epoch_loader(self.train_set, epoch, self.recipe.batch_size, self.workers,
-                              drop_last=spp_cells(self.recipe.crop) == 1)
+                              drop_last=spp_cells(self.recipe.crop) == 1, pin_memory=self.device.type == "cuda")
         return loader, len(loader)
 
     def train_epoch(self, epoch: int) -> float:

@@ -60,7 +60,14 @@ MEASURES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 """The candidate measures by name: f(prob N x maxdisp x ..., disparity N x ...) -> N x ... in [0, 1]."""
 
 CONFIDENCE = "mass6"
-"""Name of the measure the estimator returns (see the module docstring)."""
+"""Name of the measure the estimator returns: the probability within +-6 px of the estimate.
+
+Chosen as the lowest pooled bad-2 sparsification AUC relative to the oracle's on 12 generated
+scenes (seed 7: 1.49, against 1.54 for +-4 px, 1.65 for +-2 px, 1.75 for the entropy and 2.15
+for the peak probability), confirmed on 12 more (seed 8: 1.50, level with +-4 px) and with the
+strongest rank correlation with the error on both. With the default weights most pixels sit near 1:
+on those scenes 0.91 to 0.96 kept 90 % of the pixels, 0.9995 to 0.9998 kept 70 %.
+"""
 
 
 def confidence(prob: torch.Tensor, disparity: torch.Tensor) -> torch.Tensor:

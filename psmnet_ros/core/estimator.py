@@ -189,12 +189,21 @@ class StereoEstimator:
         top, right = padding_for(net_h, net_w)
         return net_h + top, net_w + right
 
-    def predict(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Disparity (pixels, HxW float32) of one HxWx3 uint8 RGB rectified pair."""
-        return self.predict_batch([(left, right)])[0]
+    def predict(self, left: np.ndarray, right: np.ndarray, with_confidence: bool = False):
+        """Disparity (pixels, HxW float32) of one HxWx3 uint8 RGB rectified pair.
 
-    def predict_batch(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """Disparities of same-size pairs, computed in one forward pass."""
+        With ``with_confidence``: (disparity, confidence), the confidence HxW float32 in [0, 1]
+        (higher = more likely right; :mod:`psmnet_ros.core.confidence`).
+        """
+        return self.predict_batch([(left, right)], with_confidence)[0]
+
+    def predict_batch(self, pairs: list[tuple[np.ndarray, np.ndarray]], with_confidence: bool = False) -> list:
+        """Disparities of same-size pairs, computed in one forward pass (with ``with_confidence``:
+        a (disparity, confidence) tuple per pair, as :meth:`predict`).
+
+        At ``input_scale`` != 1 the network's maps are resized to the images' size (area averaging
+        down, bilinear up); disparities are also multiplied by the width ratio, confidences are not.
+        """
         if not pairs:
             return []
         sizes = {check_pair(l, r, self.input_scale) for l, r in pairs}
@@ -206,12 +215,15 @@ class StereoEstimator:
         if resized:
             mode = cv2.INTER_AREA if net_w < w else cv2.INTER_CUBIC
             pairs = [tuple(cv2.resize(img, (net_w, net_h), interpolation=mode) for img in p) for p in pairs]
-        disparities = self._forward([p[0] for p in pairs], [p[1] for p in pairs], net_h, net_w)
-        if not resized:
-            return list(disparities)
-        mode = cv2.INTER_AREA if net_w > w else cv2.INTER_LINEAR
-        factor = np.float32(w / net_w)
-        return [cv2.resize(d, (w, h), interpolation=mode) * factor for d in disparities]
+        output = self._forward([p[0] for p in pairs], [p[1] for p in pairs], net_h, net_w, with_confidence)
+        disparities, confidences = (output[:, 0], output[:, 1]) if with_confidence else (output, None)
+        if resized:
+            mode = cv2.INTER_AREA if net_w > w else cv2.INTER_LINEAR
+            factor = np.float32(w / net_w)
+            disparities = [cv2.resize(d, (w, h), interpolation=mode) * factor for d in disparities]
+            if with_confidence:
+                confidences = [np.clip(cv2.resize(c, (w, h), interpolation=mode), 0, 1) for c in confidences]
+        return list(zip(disparities, confidences)) if with_confidence else list(disparities)
 
     def predict_batch_with_fallback(self, pairs: list[tuple[np.ndarray, np.ndarray]],
                                     on_failure: Callable[[int, Exception], None],
@@ -248,13 +260,15 @@ class StereoEstimator:
                 results.append(None)
         return results
 
-    def _forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
+    def _forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int,
+                 with_confidence: bool) -> np.ndarray:
+        """N x H x W disparities, or N x 2 x H x W disparities and confidences (float32)."""
         cuda = self.device.type == "cuda"
         with self._lock, torch.cuda.device(self.device) if cuda else contextlib.nullcontext():
             try:
                 if self._engine:
-                    return self._engine(lefts, rights)
-                return self._plain_forward(lefts, rights, h, w)
+                    return self._engine(lefts, rights, with_confidence)
+                return self._plain_forward(lefts, rights, h, w, with_confidence)
             except Exception as exc:
                 if not (cuda and is_out_of_memory(exc)):
                     raise
@@ -271,14 +285,15 @@ class StereoEstimator:
         torch.cuda.empty_cache()
 
     @torch.inference_mode()
-    def _plain_forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int) -> np.ndarray:
+    def _plain_forward(self, lefts: list[np.ndarray], rights: list[np.ndarray], h: int, w: int,
+                       with_confidence: bool) -> np.ndarray:
         left = to_network_input(lefts, self.device)
         right = to_network_input(rights, self.device)
         dtype = _AUTOCAST.get(self.precision)
         with precision_flags(self.precision, self.device), \
                 torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            disparity = self.model(left, right)
-        return crop_output(disparity.float(), h, w).cpu().numpy()
+            output = self.model(left, right, with_confidence=with_confidence)
+        return crop_output(output.float(), h, w).cpu().numpy()
 
 
 def load_estimator(weights: str | os.PathLike = "", *, variant: str | None = None, maxdisp: int | None = None,

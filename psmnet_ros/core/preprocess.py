@@ -73,5 +73,5 @@ def normalize_batch(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def crop_output(disparity: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Undo ``to_network_input``'s padding: keep the bottom-left H x W of N x H' x W'."""
-    return disparity[:, disparity.shape[1] - height:, :width]
+    """Undo ``to_network_input``'s padding: keep the bottom-left H x W of N x H' x W' (or N x C x H' x W')."""
+    return disparity[..., disparity.shape[-2] - height:, :width]

@@ -4,7 +4,9 @@ Both variants of the paper with the official parameter names, so the published
 checkpoints load by key, and the official forward pass, quirks included (the third
 hourglass takes the first hourglass's ``pre`` tensor).
 Input: N x 3 x H x W normalized left and right images, H and W multiples of 16
-(>= 256). Output: N x H x W disparity in pixels (training: three outputs).
+(>= 256). Output: N x H x W disparity in pixels (training: three outputs); in evaluation,
+``with_confidence=True`` gives N x 2 x H x W, the disparity and its confidence in [0, 1]
+(:mod:`.confidence`).
 """
 from __future__ import annotations
 
@@ -42,8 +44,8 @@ class _PSMNetBase(nn.Module):
         """N x 64 x maxdisp/4 x H/4 x W/4 concatenation volume of both images' features."""
         return concat_cost_volume(self.feature_extraction(left), self.feature_extraction(right), self.maxdisp // 4)
 
-    def regress(self, cost: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        return soft_argmin(cost, self.maxdisp, height, width, self.align_corners)
+    def regress(self, cost: torch.Tensor, height: int, width: int, with_confidence: bool = False) -> torch.Tensor:
+        return soft_argmin(cost, self.maxdisp, height, width, self.align_corners, with_confidence)
 
 
 class PSMNetStackHourglass(_PSMNetBase):
@@ -75,12 +77,14 @@ class PSMNetStackHourglass(_PSMNetBase):
         cost3 = self.classif3(out3) + cost2
         return [cost1, cost2, cost3]
 
-    def forward(self, left: torch.Tensor, right: torch.Tensor):
+    def forward(self, left: torch.Tensor, right: torch.Tensor, with_confidence: bool = False):
+        if self.training and with_confidence:
+            raise InputError("the confidence is an evaluation output: call model.eval() first")
         h, w = left.shape[-2:]
         scores = self.scores(left, right)
         if self.training:
             return tuple(self.regress(s, h, w) for s in scores)
-        return self.regress(scores[-1], h, w)
+        return self.regress(scores[-1], h, w, with_confidence)
 
 
 class PSMNetBasic(_PSMNetBase):
@@ -101,9 +105,9 @@ class PSMNetBasic(_PSMNetBase):
             cost0 = block(cost0) + cost0
         return [self.classify(cost0)]
 
-    def forward(self, left: torch.Tensor, right: torch.Tensor):
+    def forward(self, left: torch.Tensor, right: torch.Tensor, with_confidence: bool = False):
         h, w = left.shape[-2:]
-        return self.regress(self.scores(left, right)[0], h, w)
+        return self.regress(self.scores(left, right)[0], h, w, with_confidence)
 
 
 def build_model(variant: str = "stackhourglass", maxdisp: int = 192, align_corners: bool = True) -> _PSMNetBase:

@@ -1,6 +1,8 @@
 """Host side of the fast path: numpy batches in, numpy disparities out."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,6 +19,8 @@ class FastEngine:
     network runs with ``config.cudnn_benchmark`` (through a :class:`CudaGraphRunner` when
     ``config.cuda_graph``), and the result comes back through a pinned buffer. ``device``
     must name its GPU (``cuda:N``): the caller makes it the current device for each call.
+    Requests with the confidence run their own network call (their own CUDA-graph recordings and
+    output buffer).
     ``precision`` is a resolved name ("fp32", "tf32", "fp16", "bf16"). Not thread-safe: the
     caller serializes calls (:class:`~psmnet_ros.core.estimator.StereoEstimator` holds a lock).
     """
@@ -26,17 +30,21 @@ class FastEngine:
         self.network = FastPSMNet(model.to(device), config, DTYPES[precision]).eval()
         cuda = device.type == "cuda"
         self._graphs = CudaGraphRunner(self.network) if cuda and config.cuda_graph else None
+        self._confidence_graphs = (CudaGraphRunner(partial(self.network, with_confidence=True))
+                                   if cuda and config.cuda_graph else None)
         self._pinned: dict[str, torch.Tensor] = {}
 
-    def __call__(self, lefts: list[np.ndarray], rights: list[np.ndarray]) -> np.ndarray:
-        """N x H x W float32 disparities (pixels) of same-size HxWx3 uint8 RGB images."""
+    def __call__(self, lefts: list[np.ndarray], rights: list[np.ndarray], with_confidence: bool = False) -> np.ndarray:
+        """N x H x W float32 disparities (pixels) of same-size HxWx3 uint8 RGB images; with
+        ``with_confidence`` N x 2 x H x W, the disparities and their confidences in [0, 1]."""
         cuda = self.device.type == "cuda"
+        graphs = self._confidence_graphs if with_confidence else self._graphs
         with torch.inference_mode(), precision_flags(self.precision, self.device, self.config.cudnn_benchmark):
             left, right = self._to_device("left", lefts), self._to_device("right", rights)
-            disparity = (self._graphs or self.network)(left, right)
+            disparity = (graphs or partial(self.network, with_confidence=with_confidence))(left, right)
             if not cuda:
                 return np.ascontiguousarray(disparity.numpy())
-            host = self._pinned_buffer("out", disparity.shape, torch.float32)
+            host = self._pinned_buffer("out_confidence" if with_confidence else "out", disparity.shape, torch.float32)
             host.copy_(disparity, non_blocking=True)
             torch.cuda.current_stream(self.device).synchronize()
             return host.numpy().copy()
@@ -48,8 +56,9 @@ class FastEngine:
 
     def release_memory(self) -> None:
         """Drop the CUDA-graph recordings, so that ``torch.cuda.empty_cache`` can return their memory."""
-        if self._graphs is not None:
-            self._graphs.release()
+        for runner in (self._graphs, self._confidence_graphs):
+            if runner is not None:
+                runner.release()
 
     def _to_device(self, name: str, images: list[np.ndarray]) -> torch.Tensor:
         if self.device.type != "cuda":

@@ -6,12 +6,15 @@ and holds about three maxdisp x H x W float32 volumes at once (about 1.1 GB for 
 384 x 1248 frame at maxdisp 192). Trilinear interpolation is separable, so here the scores
 are upsampled bilinearly in H and W on their D/4 planes (N x D/4 x H x W, a quarter of one
 volume), and the disparity axis is interpolated by a (maxdisp x D/4) matrix product on a
-band of rows at a time, followed by the softmax and the expectation of that band only.
+band of rows at a time, followed by the softmax and the expectation of that band only (and,
+when asked, the confidence of :mod:`psmnet_ros.core.confidence`, from the same band).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from ..confidence import confidence
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 24
 """Elements of one N x maxdisp x rows x W band (64 MiB in float32); two bands are alive at once."""
@@ -39,21 +42,26 @@ def linear_interpolation_matrix(out_size: int, in_size: int, align_corners: bool
 
 
 def fused_soft_argmin(cost: torch.Tensor, maxdisp: int, height: int, width: int, align_corners: bool,
-                      chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> torch.Tensor:
+                      chunk_elements: int = DEFAULT_CHUNK_ELEMENTS, with_confidence: bool = False) -> torch.Tensor:
     """Disparity in pixels, N x height x width float32, from N x 1 x D/4 x H/4 x W/4 scores.
 
-    Same result as :func:`psmnet_ros.core.regression.soft_argmin` up to float32 rounding;
+    Same result as :func:`psmnet_ros.core.regression.soft_argmin` up to float32 rounding, also
+    with ``with_confidence`` (N x 2 x height x width: disparity, then confidence in [0, 1]);
     computed in float32 whatever the dtype of ``cost``. Peak extra memory: the N x D/4 x H x W
-    planes plus two bands of at most ``chunk_elements`` elements.
+    planes plus two bands of at most ``chunk_elements`` elements (at most three with the confidence).
     """
     n, _, planes_in, _, _ = cost.shape
     planes = F.interpolate(cost[:, 0].float(), (height, width), mode="bilinear", align_corners=align_corners)
     weights = linear_interpolation_matrix(maxdisp, planes_in, align_corners, cost.device)
     values = torch.arange(maxdisp, device=cost.device, dtype=torch.float32)[None, :]
     rows = max(1, chunk_elements // (n * maxdisp * width))
-    disparity = planes.new_empty((n, height, width))
+    out = planes.new_empty((n, 2, height, width) if with_confidence else (n, height, width))
+    disparity = out[:, 0] if with_confidence else out
     for top in range(0, height, rows):
         band = planes[:, :, top:top + rows].reshape(n, planes_in, -1)   # N x D/4 x rows*W
         prob = torch.softmax(torch.matmul(weights, band), dim=1)         # N x maxdisp x rows*W
-        disparity[:, top:top + rows] = torch.matmul(values, prob).view(n, -1, width)
-    return disparity
+        estimate = torch.matmul(values, prob)                            # N x 1 x rows*W
+        disparity[:, top:top + rows] = estimate.view(n, -1, width)
+        if with_confidence:
+            out[:, 1, top:top + rows] = confidence(prob, estimate[:, 0]).view(n, -1, width)
+    return out

@@ -59,10 +59,11 @@ class _FastStages:
         reference, target = features.chunk(2)
         return concat_cost_volume_into(reference, target, self.maxdisp // 4, self.volume_format)
 
-    def regress(self, cost: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    def regress(self, cost: torch.Tensor, height: int, width: int, with_confidence: bool = False) -> torch.Tensor:
         if self.fused_last_stage:
-            return fused_soft_argmin(cost, self.maxdisp, height, width, self.align_corners, self.chunk_elements)
-        return super().regress(cost.float(), height, width)
+            return fused_soft_argmin(cost, self.maxdisp, height, width, self.align_corners, self.chunk_elements,
+                                     with_confidence)
+        return super().regress(cost.float(), height, width, with_confidence)
 
 
 class _FastStackHourglass(_FastStages, PSMNetStackHourglass):
@@ -77,7 +78,8 @@ _FAST_CLASSES = {"stackhourglass": _FastStackHourglass, "basic": _FastBasic}
 
 
 class FastPSMNet(nn.Module):
-    """uint8 N x H x W x 3 RGB left and right images (on the device) -> N x H x W float32 disparity (pixels).
+    """uint8 N x H x W x 3 RGB left and right images (on the device) -> N x H x W float32 disparity (pixels),
+    or with ``with_confidence`` N x 2 x H x W: the disparity and its confidence in [0, 1].
 
     Normalization, padding to a multiple of 16 and cropping as in :mod:`psmnet_ros.core.preprocess`,
     all on the device with constant tensors made at construction, so a forward pass can be
@@ -105,10 +107,10 @@ class FastPSMNet(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    def forward(self, left: torch.Tensor, right: torch.Tensor, with_confidence: bool = False) -> torch.Tensor:
         height, width = left.shape[1:3]
         left, right = self._network_input(left), self._network_input(right)
-        return crop_output(self.net(left, right), height, width)
+        return crop_output(self.net(left, right, with_confidence), height, width)
 
     def _network_input(self, images: torch.Tensor) -> torch.Tensor:
         x = images.permute(0, 3, 1, 2).float().div_(255).sub_(self.mean).div_(self.std)

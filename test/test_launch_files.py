@@ -15,7 +15,7 @@ STEREO = REPO / "launch" / "stereo.launch.py"
 KITTI = REPO / "launch" / "kitti_playback.launch.py"
 RVIZ = REPO / "config" / "kitti.rviz"
 PARAMS_DEFAULT = "PathJoinSubstitution([FindPackageShare('psmnet_ros'), 'config', 'psmnet.yaml'])"
-NODE_OUTPUTS = ("disparity", "depth", "points2", "disparity/image_color")  # psmnet_node, relative
+NODE_OUTPUTS = ("disparity", "depth", "points2", "disparity/image_color", "confidence")  # psmnet_node, relative
 
 
 def tree(path):
@@ -211,7 +211,9 @@ def test_rviz_config_shows_what_the_kitti_launch_produces():
     assert cloud["Topic"]["Value"] == outputs["points2"]
     assert cloud["Color Transformer"] == "RGB8" and cloud["Position Transformer"] == "XYZ"
     assert {d["Topic"]["Value"] for d in images} == {
-        f"{arguments['left_namespace']}/image_rect", outputs["disparity/image_color"]}
+        f"{arguments['left_namespace']}/image_rect", outputs["disparity/image_color"], outputs["confidence"]}
+    confidence = next(d for d in images if d["Topic"]["Value"] == outputs["confidence"])
+    assert (confidence["Normalize Range"], confidence["Min Value"], confidence["Max Value"]) == (False, 0, 1)
     assert "rviz_default_plugins/TF" in displays
     for display in [cloud, *images]:
         assert display["Enabled"] is True

@@ -300,6 +300,55 @@ def test_runtime_parameters_are_validated_and_applied(ros, pair):
         assert _set_parameter(ros, "max_depth", MAX_DEPTH).successful
 
 
+def test_confidence_threshold_marks_the_same_pixels_invalid_in_every_output(ros, pair):
+    """The confidence output (subscribed here only) and a run-time threshold: the pixels whose confidence is
+    below it are below min_disparity in the DisparityImage (its definition of invalid), NaN in depth and
+    points2 and black in the colour image; the others are as without the threshold."""
+    node, client = ros["node"], ros["a"]
+    assert not _set_parameter(ros, "confidence_threshold", 1.5).successful
+    rejected = _set_parameter(ros, "confidence_threshold", -0.1)
+    assert not rejected.successful and "confidence_threshold" in rejected.reason
+    confidences = []
+    subscription = node.create_subscription(Image, "/confidence", confidences.append,
+                                            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    try:
+        deadline = time.monotonic() + 30.0
+        while not subscription.get_publisher_count():
+            assert time.monotonic() < deadline, "no publisher of /confidence discovered"
+            time.sleep(0.05)
+
+        def frame(stamp):
+            client.send(stereo_set(*pair, stamp))
+            outputs = [client.wait_for(name, stamp) for name in ("disparity", "depth", "points2",
+                                                                 "disparity/image_color")]
+            deadline = time.monotonic() + OUTPUT_WAIT_S
+            while not any(_stamp_ns(m.header) == stamp for m in confidences):
+                assert time.monotonic() < deadline, "no confidence for the frame"
+                time.sleep(0.05)
+            confidence = float_image(next(m for m in confidences if _stamp_ns(m.header) == stamp))
+            return confidence, outputs
+
+        first_confidence, (first, _, _, _) = frame(T0_NS + 6_000_000_000)
+        assert first_confidence.shape == (256, 256) and (0 <= first_confidence).all() and (first_confidence <= 1).all()
+        threshold = float(np.median(first_confidence))
+        assert _set_parameter(ros, "confidence_threshold", threshold).successful
+        confidence, (disparity_msg, depth_msg, cloud_msg, color_msg) = frame(T0_NS + 6_100_000_000)
+    finally:
+        assert _set_parameter(ros, "confidence_threshold", 0.0).successful
+        node.destroy_subscription(subscription)
+    invalid = confidence < np.float32(threshold)
+    assert 0.2 < invalid.mean() < 0.8, "the median should split the pixels"
+    disparity = float_image(disparity_msg.image)
+    assert (disparity[invalid] == np.float32(disparity_msg.min_disparity - 1)).all()
+    assert (disparity[~invalid] >= disparity_msg.min_disparity).all()
+    assert_disparities_agree(disparity[~invalid], float_image(first.image)[~invalid], "valid pixels unchanged")
+    depth = float_image(depth_msg)
+    assert np.isnan(depth[invalid]).all() and np.isfinite(depth[~invalid & (disparity > 0)]).all()
+    assert np.isnan(cloud_array(cloud_msg)["z"][invalid]).all()
+    color = np.frombuffer(bytes(color_msg.data), dtype=np.uint8).reshape(256, 256, 3)
+    assert (color[invalid] == 0).all() and color[~invalid].any(axis=1).all()
+
+
 def test_bad_input_is_logged_dropped_and_serving_goes_on(ros, nodes, pair):
     client, node_a = ros["a"], nodes["a"]
     left, right = pair

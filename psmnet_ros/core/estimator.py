@@ -228,9 +228,10 @@ class StereoEstimator:
     def predict_batch_with_fallback(self, pairs: list[tuple[np.ndarray, np.ndarray]],
                                     on_failure: Callable[[int, Exception], None],
                                     on_batch: Callable[[int, float], None] = lambda size, seconds: None,
-                                    on_retry: Callable[[Exception], None] = lambda exc: None) -> list:
-        """Disparities of same-size ``pairs`` (HxW float32 pixels, or None where a pair failed); never raises
-        for out-of-memory or rejected input.
+                                    on_retry: Callable[[Exception], None] = lambda exc: None,
+                                    with_confidence: bool = False) -> list:
+        """Disparities of same-size ``pairs`` (HxW float32 pixels; (disparity, confidence) with
+        ``with_confidence``), or None where a pair failed; never raises for out-of-memory or rejected input.
 
         One forward pass first. If it runs out of device memory (the forward pass has then released what
         it could, see the class docstring) or rejects
@@ -240,7 +241,7 @@ class StereoEstimator:
         """
         def timed(batch):
             start = time.perf_counter()
-            result = self.predict_batch(batch)
+            result = self.predict_batch(batch, with_confidence)
             on_batch(len(batch), time.perf_counter() - start)
             return result
 

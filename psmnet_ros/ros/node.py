@@ -135,7 +135,8 @@ class PSMNetNode(Node):
                                         tolerance_s=s.approximate_sync_tolerance_seconds)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2, "disparity/image_color": Image}
+        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2, "disparity/image_color": Image,
+                 "confidence": Image}
         self._outputs = {topic: self.create_publisher(types[topic], topic, out_qos) for topic in OUTPUTS}
         self._pub_frame_stats = self.create_publisher(FrameStats, "frame_stats", out_qos)
         self._dropped_before = 0  # frames dropped up to the previous published frame (FrameStats)
@@ -267,20 +268,24 @@ class PSMNetNode(Node):
             self._stats.batch_done(size, seconds)
             passes.append((size, seconds))
 
+        # The confidence costs a little; it is computed only when something uses it.
+        with_confidence = self._settings.confidence_threshold > 0 or \
+            self._outputs["confidence"].get_subscription_count() > 0
         started = time.monotonic()
-        disparities = self._estimator.predict_batch_with_fallback([(f.left, f.right) for f in batch],
-                                                                  on_failure, on_batch, on_retry)
-        done = [(frame, disparity) for frame, disparity in zip(batch, disparities) if disparity is not None]
+        results = self._estimator.predict_batch_with_fallback([(f.left, f.right) for f in batch], on_failure,
+                                                              on_batch, on_retry, with_confidence)
+        done = [(frame, result if with_confidence else (result, None))
+                for frame, result in zip(batch, results) if result is not None]
         # One pass for the whole batch, or (after a retry) one pass per pair that succeeded, in order.
         shares = [passes[0][1] / len(batch)] * len(done) if len(passes) == 1 and passes[0][0] == len(batch) \
             else [seconds for _, seconds in passes]
-        for (frame, disparity), inference_s in zip(done, shares):
+        for (frame, (disparity, confidence)), inference_s in zip(done, shares):
             if self._stopping.is_set():
                 return
-            self._publish(frame, disparity, started, inference_s, passes[0][0] if len(passes) == 1 else 1)
+            self._publish(frame, disparity, confidence, started, inference_s, passes[0][0] if len(passes) == 1 else 1)
 
-    def _publish(self, frame: Frame, network_disparity: np.ndarray, batch_started: float, inference_s: float,
-                 batch_size: int) -> None:
+    def _publish(self, frame: Frame, network_disparity: np.ndarray, confidence: np.ndarray | None,
+                 batch_started: float, inference_s: float, batch_size: int) -> None:
         """Publish every output of one frame that has a subscriber, then its FrameStats if subscribed;
         nothing is built for an output without subscribers."""
         s, est = self._settings, self._estimator
@@ -289,7 +294,7 @@ class PSMNetNode(Node):
         stats_wanted = self._pub_frame_stats.get_subscription_count() > 0
         messages, products = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
                                             est.max_disparity(network_disparity.shape[1]), wanted,
-                                            s.min_depth, s.max_depth)
+                                            s.min_depth, s.max_depth, confidence, s.confidence_threshold)
         publishing = time.monotonic()
         for topic, msg in messages.items():
             self._outputs[topic].publish(msg)
@@ -301,7 +306,7 @@ class PSMNetNode(Node):
                                  published - publishing, batch_size)
             self._pub_frame_stats.publish(frame_stats_msg(
                 frame.header, timing, products.disparity, est.network_size(*network_disparity.shape), est.weights,
-                str(est.device), est.precision, dropped - self._dropped_before))
+                str(est.device), est.precision, dropped - self._dropped_before, confidence))
         self._dropped_before = dropped
 
     # ------------------------------------------------------------ diagnostics

@@ -17,7 +17,7 @@ from psmnet_ros.core.stereo_products import depth_limits_problem
 from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
 
 QOS_CHOICES = ("sensor_data", "reliable")
-RUNTIME = ("min_depth", "max_depth", "max_batch_delay_ms")
+RUNTIME = ("min_depth", "max_depth", "max_batch_delay_ms", "confidence_threshold")
 """Parameters that may change while the node runs; all others are read-only."""
 
 
@@ -43,6 +43,7 @@ class NodeSettings:
     queue_size: int = 5
     min_depth: float = 0.0
     max_depth: float = 0.0
+    confidence_threshold: float = 0.0
     qos: str = "sensor_data"
     diagnostics_period: float = 1.0
 
@@ -67,6 +68,8 @@ _DESCRIPTIONS = {
     "queue_size": "messages kept per input while waiting for their stereo partners",
     "min_depth": "points2: points nearer than this are NaN (metres)",
     "max_depth": "points2: points farther than this are NaN (metres); 0 = no limit",
+    "confidence_threshold": "pixels whose confidence (probability within +-6 px of the estimate, in [0, 1]) is "
+                            "below this are invalid in disparity, depth and points2; 0 = none",
     "qos": "input subscriptions: sensor_data (best effort) or reliable",
     "diagnostics_period": "period of the /diagnostics status (seconds)",
 }
@@ -74,7 +77,7 @@ _DESCRIPTIONS = {
 _INT_RANGES = {"maxdisp": (4, 1024, 4), "batch_size": (1, 64, 1), "queue_size": (1, 1000, 1)}
 _FLOAT_RANGES = {"max_batch_delay_ms": (0.0, 10000.0), "input_scale": (0.0, MAX_INPUT_SCALE),
                  "approximate_sync_tolerance_seconds": (0.0, 60.0), "min_depth": (0.0, 1.0e6),
-                 "max_depth": (0.0, 1.0e6), "diagnostics_period": (0.05, 3600.0)}
+                 "max_depth": (0.0, 1.0e6), "confidence_threshold": (0.0, 1.0), "diagnostics_period": (0.05, 3600.0)}
 _CHOICES = {"variant": VARIANTS, "precision": PRECISIONS, "qos": QOS_CHOICES}
 
 
@@ -128,6 +131,8 @@ def validate(settings: NodeSettings) -> None:
         _fail("queue_size", s.queue_size, "must be >= 1")
     if not 0.0 < s.input_scale <= MAX_INPUT_SCALE:
         _fail("input_scale", s.input_scale, f"must be in (0, {MAX_INPUT_SCALE:g}]")
+    if not 0.0 <= s.confidence_threshold <= 1.0:
+        _fail("confidence_threshold", s.confidence_threshold, "must be in [0, 1] (0: no pixel masked)")
     for name in ("max_batch_delay_ms", "approximate_sync_tolerance_seconds"):
         value = getattr(s, name)
         if not (math.isfinite(value) and value >= 0.0):

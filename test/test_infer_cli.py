@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from psmnet_ros.cli.infer import main
+from psmnet_ros.cli.infer import build_parser, main
 from psmnet_ros.core import StereoEstimator
 
 F, B, DOFFS, CX, CY = 994.978, 0.193001, 31.086, 311.193, 254.877   # scikit-image's docstring
@@ -131,3 +131,37 @@ def test_settings_the_default_weights_cannot_run_are_one_line(motorcycle_files, 
     assert len(lines) == 1 and lines[0].startswith("psmnet-infer: error: the kitti2015 (official PSMNet, KITTI "
                                                    "2015) weights are variant 'stackhourglass'"), result.stderr
     assert message in lines[0] and "'random' for untrained weights" in lines[0]
+
+
+def test_confidence_files_and_threshold(motorcycle_files, tmp_path, reference_dir):
+    """NAME_confidence.npy/png always; --confidence-threshold T marks exactly the pixels of confidence < T invalid:
+    NaN in the disparity and depth .npy, 0 in the KITTI PNG, left out of the PLY. The reference's untrained basic
+    weights spread their confidence over (0, 1), so its median splits the pixels (a small random network's
+    matching distributions are so peaked that every pixel has confidence 1)."""
+    folder, left = motorcycle_files
+    right = cv2.imread(str(folder / "right" / "motorcycle.png"))[..., ::-1].copy()
+    checkpoint = str(reference_dir / "basic_ref.tar")
+    network, confidence = StereoEstimator.from_checkpoint(checkpoint, input_scale=0.5).predict(
+        left, right, with_confidence=True)
+    threshold = float(np.median(confidence))
+    out = tmp_path / "out"
+    assert main([str(folder / "left" / "motorcycle.png"), str(folder / "right" / "motorcycle.png"), "--out-dir",
+                 str(out), "--checkpoint", checkpoint, "--input-scale", "0.5",
+                 "--focal", str(F), "--baseline", str(B), "--doffs", str(DOFFS),
+                 "--confidence-threshold", repr(threshold)]) == 0
+    written = np.load(out / "motorcycle_confidence.npy")
+    np.testing.assert_array_equal(written, confidence)
+    assert written.min() >= 0 and written.max() <= 1
+    assert cv2.imread(str(out / "motorcycle_confidence.png")).shape == (500, 741, 3)
+    invalid = confidence < np.float32(threshold)
+    assert 0.2 < invalid.mean() < 0.8
+    disparity = np.load(out / "motorcycle_disp.npy")
+    assert np.isnan(disparity[invalid]).all() and np.isfinite(disparity[~invalid]).all()
+    np.testing.assert_allclose(disparity[~invalid], network[~invalid] + np.float32(DOFFS), atol=1e-4)
+    assert (cv2.imread(str(out / "motorcycle_disp.png"), cv2.IMREAD_UNCHANGED)[invalid] == 0).all()
+    depth = np.load(out / "motorcycle_depth.npy")
+    assert np.isnan(depth[invalid]).all() and np.isfinite(depth[~invalid]).all()
+    assert len(read_ply(out / "motorcycle.ply")) == int((~invalid).sum())
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["L", "R", "--confidence-threshold", "x"])
+    assert main(["L", "R", "--confidence-threshold", "1.5"]) == 2

@@ -9,7 +9,9 @@ see psmnet_ros/weights/MODEL_CARD.md); ``--checkpoint random`` gives untrained w
 
 Writes per pair, named after the left image: ``NAME_disp.png`` (KITTI uint16, value x 256,
 0 = invalid), ``NAME_disp.npy`` (float32 pixels), ``NAME_disp_color.png``; with a calibration
-also ``NAME_depth.npy`` (float32 metres, NaN invalid), ``NAME_depth_color.png`` and ``NAME.ply``.
+also ``NAME_depth.npy`` (float32 metres, NaN invalid), ``NAME_depth_color.png`` and ``NAME.ply``;
+always ``NAME_confidence.npy`` (float32 in [0, 1]) and ``NAME_confidence.png``.
+``--confidence-threshold T`` marks pixels of lower confidence invalid in the disparity, depth and PLY.
 Disparities follow stereo_msgs/DisparityImage, as the node's: corrected for the principal points,
 d' = x_left - x_right + --doffs, so that Z = f * B / d' (see psmnet_ros.core.stereo_products).
 """
@@ -24,6 +26,7 @@ from tqdm import tqdm
 
 from ..core.calibration import StereoCalibration, kitti_stereo_calibration
 from ..core.colorize import colorize, colorize_depth
+from ..core.confidence import check_threshold
 from ..core.datasets.base import read_rgb, write_rgb
 from ..core.datasets.folder import StereoFolder
 from ..core.disparity_io import write_kitti_disparity
@@ -53,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave points nearer than this (metres) out of the point cloud (default 0)")
     calib.add_argument("--max-depth", type=float, default=0.0,
                        help="leave points farther than this (metres) out of the point cloud (default 0: no limit)")
+    parser.add_argument("--confidence-threshold", type=float, default=0.0,
+                        help="pixels whose confidence (NAME_confidence.npy, in [0, 1]) is below this are invalid in "
+                             "the disparity, depth and PLY outputs (default 0: none)")
     return parser
 
 
@@ -72,20 +78,28 @@ def calibration_from_args(args: argparse.Namespace, width: int, height: int) -> 
 
 
 def write_outputs(out_dir: str, name: str, left: np.ndarray, network_disparity: np.ndarray,
-                  calibration: StereoCalibration | None, max_network_disparity: float,
-                  min_depth: float = 0.0, max_depth: float = 0.0) -> np.ndarray | None:
+                  confidence: np.ndarray, calibration: StereoCalibration | None, max_network_disparity: float,
+                  min_depth: float = 0.0, max_depth: float = 0.0,
+                  confidence_threshold: float = 0.0) -> np.ndarray | None:
     """Write every output file of one pair; returns the depth map (metres) when calibrated.
 
-    Colours span the disparities the network can output, [0, max_network_disparity] px shifted by
-    the principal-point offset, as the node's disparity/image_color does.
+    Pixels whose confidence is below ``confidence_threshold`` are invalid: NaN in the .npy files,
+    0 in the KITTI PNG, black in the colour images, absent from the PLY. Disparity colours span
+    what the network can output, [0, max_network_disparity] px shifted by the principal-point
+    offset, as the node's disparity/image_color does.
     """
     stem = os.path.join(out_dir, name)
+    invalid = confidence < confidence_threshold if confidence_threshold > 0 else None
+    np.save(f"{stem}_confidence.npy", confidence)
+    write_rgb(f"{stem}_confidence.png", colorize(confidence, 0.0, 1.0))
     doffs = calibration.doffs if calibration else 0.0
     if calibration is None:
         products = None
-        disparity = network_disparity
+        disparity = np.where(invalid, np.float32(np.nan), network_disparity) if invalid is not None \
+            else network_disparity
     else:
-        products = stereo_products(network_disparity, calibration, min_depth_m=min_depth, max_depth_m=max_depth)
+        products = stereo_products(network_disparity, calibration, min_depth_m=min_depth, max_depth_m=max_depth,
+                                   invalid=invalid)
         disparity = products.disparity
     write_kitti_disparity(f"{stem}_disp.png", disparity)
     np.save(f"{stem}_disp.npy", disparity)
@@ -102,6 +116,7 @@ def write_outputs(out_dir: str, name: str, left: np.ndarray, network_disparity: 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     check_depth_limits(args.min_depth, args.max_depth)
+    check_threshold(args.confidence_threshold)
     if os.path.isdir(args.left) != os.path.isdir(args.right):
         raise InputError("LEFT and RIGHT must both be files or both be directories")
     if os.path.isdir(args.left):
@@ -115,11 +130,12 @@ def main(argv=None) -> int:
     os.makedirs(args.out_dir, exist_ok=True)
     for left_path, right_path in tqdm(pairs, desc=PROG, unit="pair", disable=len(pairs) == 1, file=sys.stderr):
         left, right = read_rgb(left_path), read_rgb(right_path)
-        disparity = estimator.predict(left, right)
+        disparity, confidence = estimator.predict(left, right, with_confidence=True)
         calibration = calibration_from_args(args, left.shape[1], left.shape[0])
         name = os.path.splitext(os.path.basename(left_path))[0]
-        depth = write_outputs(args.out_dir, name, left, disparity, calibration,
-                              estimator.max_disparity(left.shape[1]), args.min_depth, args.max_depth)
+        depth = write_outputs(args.out_dir, name, left, disparity, confidence, calibration,
+                              estimator.max_disparity(left.shape[1]), args.min_depth, args.max_depth,
+                              args.confidence_threshold)
         summary = f"{name}: disparity {np.nanmin(disparity):.1f}..{np.nanmax(disparity):.1f} px"
         if depth is not None:
             summary += f", median depth {np.nanmedian(depth):.2f} m"

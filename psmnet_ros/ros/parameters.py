@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
 
+from psmnet_ros.core.confidence import check_threshold
 from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import MAX_INPUT_SCALE
 from psmnet_ros.core.fast.precision import PRECISIONS
@@ -131,8 +132,10 @@ def validate(settings: NodeSettings) -> None:
         _fail("queue_size", s.queue_size, "must be >= 1")
     if not 0.0 < s.input_scale <= MAX_INPUT_SCALE:
         _fail("input_scale", s.input_scale, f"must be in (0, {MAX_INPUT_SCALE:g}]")
-    if not 0.0 <= s.confidence_threshold <= 1.0:
-        _fail("confidence_threshold", s.confidence_threshold, "must be in [0, 1] (0: no pixel masked)")
+    try:
+        check_threshold(s.confidence_threshold)
+    except InputError as exc:
+        _fail("confidence_threshold", s.confidence_threshold, str(exc))
     for name in ("max_batch_delay_ms", "approximate_sync_tolerance_seconds"):
         value = getattr(s, name)
         if not (math.isfinite(value) and value >= 0.0):

@@ -120,6 +120,23 @@ def test_middlebury_motorcycle(tmp_path, reference_dir, capsys):
     assert f"{density:.2f}" in sgbm_line and f"{err.mean():.3f}" in sgbm_line
     assert "numDisparities 64" in printed
 
+    # Sparsification: the network's bad-2 on its kept pixels as the density falls, above the oracle, which
+    # ranks by the true error; at 100 % density both are the dense bad-2; at 50 % the oracle keeps the best
+    # half, whose errors are the lower half of the sorted errors (by hand here).
+    curve = read_rows(out / "sparsification.csv")
+    assert [float(r["density_pct"]) for r in curve] == pytest.approx([100 - 5 * i for i in range(11)])
+    assert float(curve[0]["bad2_pct"]) == pytest.approx(float(row["bad2_pct"]), rel=1e-9)
+    assert float(curve[0]["epe_px"]) == pytest.approx(epe, rel=1e-9)
+    errors = np.sort(np.abs(disparity[valid].astype(np.float64) - gt[valid].astype(np.float64)))
+    best_half = errors[:int(np.floor(0.5 * errors.size + 0.5))]
+    assert float(curve[-1]["oracle_epe_px"]) == pytest.approx(best_half.mean(), rel=1e-9)
+    assert float(curve[-1]["oracle_bad2_pct"]) == pytest.approx(100 * np.mean(best_half > 2), rel=1e-9, abs=1e-12)
+    assert all(float(r["oracle_bad2_pct"]) <= float(r["bad2_pct"]) + 1e-9 for r in curve)
+    thresholds = [float(r["threshold"]) for r in curve]
+    assert thresholds == sorted(thresholds) and 0 <= thresholds[0] and thresholds[-1] <= 1
+    assert "AUC bad-2" in printed and "at SGBM's density" in printed
+    assert (out / "sparsification.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
 
 def run_error(args, capsys) -> str:
     assert main(args) == 2

@@ -34,7 +34,7 @@ def test_pooled_errors_coverage_and_a_single_read_per_frame():
     holes = lambda left, right: np.where(np.arange(3) == 0, np.nan, _truth_plus(0.0, data)(left, right))
     seen = []
     results = evaluate({"plus1.5": _truth_plus(1.5, data), "holes": holes}, data,
-                       on_prediction=lambda name, sample, d: seen.append((name, sample["name"])))
+                       on_prediction=lambda name, sample, d, confidence: seen.append((name, sample["name"])))
     assert data.reads == 2
     assert seen == [("plus1.5", "f0"), ("holes", "f0"), ("plus1.5", "f1"), ("holes", "f1")]
     shifted = results["plus1.5"]

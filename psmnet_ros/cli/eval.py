@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 from tqdm import tqdm
 
 from ..core.datasets import DATASETS, open_dataset
@@ -32,6 +33,9 @@ from ..core.evaluation import evaluate
 from ..core.metrics import CoverageCounts, ErrorCounts, mean_of_frames, pooled
 from ..core.pfm import read_pfm, write_pfm
 from ..core.sgbm import SGBM_BLOCK_SIZE, sgbm_disparity
+from ..core.sparsification import (Point, confidence_at_density, oracle_curve, pixel_errors,
+                                   sparsification_curve)
+from ..tools.figures import sparsification_plot
 from .common import add_estimator_arguments, estimator_from_args, one_line_errors
 
 PROG = "psmnet-eval"
@@ -42,6 +46,7 @@ SUMMARY_COLUMNS = ("aggregate", "epe_px", "d1_all_pct", "d1_noc_pct", "bad1_pct"
 COMPARISON_COLUMNS = ("method", "density_pct", "epe_px", "bad1_pct", "bad2_pct", "bad3_pct", "own_epe_px",
                       "own_bad1_pct", "own_bad2_pct", "own_bad3_pct", "valid_px", "own_px", "frames",
                       "seconds_per_frame")
+SPARSIFICATION_COLUMNS = ("density_pct", "bad2_pct", "epe_px", "oracle_bad2_pct", "oracle_epe_px", "threshold")
 # SGBM search range per dataset, a multiple of 16: 64 covers the Motorcycle pair (7..60 px).
 # Elsewhere the network's maxdisp rounded up to a multiple of 16.
 SGBM_DISPARITIES = {"middlebury": 64}
@@ -75,7 +80,7 @@ def _pct(value: float) -> float:
 
 
 def _cell(value) -> str:
-    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
+    return "" if value is None else repr(float(value)) if isinstance(value, float) else str(value)
 
 
 def frame_row(name: str, metrics, seconds: float) -> dict:
@@ -154,6 +159,32 @@ def format_comparison(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sparsification_report(errors: np.ndarray, confidence: np.ndarray, sgbm: Point | None, out_dir: Path) -> str:
+    """Write ``sparsification.csv`` and ``sparsification.png`` (the network's confidence against the oracle, and
+    SGBM's point) for the valid pixels' errors (px) and confidences pooled over the frames; returns the printout."""
+    curve, oracle = sparsification_curve(errors, confidence), oracle_curve(errors)
+    rows = [{"density_pct": _pct(q), "bad2_pct": _pct(b), "epe_px": e, "oracle_bad2_pct": _pct(ob), "oracle_epe_px": oe,
+             "threshold": t} for q, b, e, ob, oe, t in zip(curve.density, curve.bad2, curve.epe, oracle.bad2,
+                                                          oracle.epe, confidence_at_density(confidence))]
+    write_csv(out_dir / "sparsification.csv", SPARSIFICATION_COLUMNS, rows)
+    sparsification_plot(curve, oracle, sgbm, out_dir / "sparsification.png")
+    lines = [f"sparsification by confidence ({len(errors)} pixels; density 100 % -> 50 %, least confident dropped "
+             "first):",
+             f"{'density %':>10}" + "".join(f"{_pct(q):>7.0f}" for q in curve.density),
+             f"{'bad-2 %':>10}" + "".join(f"{_pct(v):>7.2f}" for v in curve.bad2),
+             f"{'oracle':>10}" + "".join(f"{_pct(v):>7.2f}" for v in oracle.bad2),
+             f"{'EPE px':>10}" + "".join(f"{v:>7.3f}" for v in curve.epe),
+             f"AUC bad-2 {_pct(curve.auc_bad2):.2f} % (oracle {_pct(oracle.auc_bad2):.2f} %, ratio "
+             f"{curve.auc_bad2 / oracle.auc_bad2 if oracle.auc_bad2 else float('inf'):.2f}); AUC EPE {curve.auc_epe:.3f} px "
+             f"(oracle {oracle.auc_epe:.3f} px)"]
+    if sgbm is not None and sgbm.density > 0:
+        at = sparsification_curve(errors, confidence, [sgbm.density])
+        lines.append(f"at SGBM's density {_pct(sgbm.density):.2f} %: PSMNet bad-2 {_pct(at.bad2[0]):.2f} %, EPE "
+                     f"{at.epe[0]:.3f} px; SGBM bad-2 {_pct(sgbm.bad2):.2f} %, EPE {sgbm.epe:.3f} px")
+    lines.append(f"curve: {out_dir / 'sparsification.csv'}, plot: {out_dir / 'sparsification.png'}")
+    return "\n".join(lines)
+
+
 def worst_frames(rows: list[dict], count: int) -> list[int]:
     """Indices of the ``count`` rows with the highest D1-all (then EPE); frames without valid pixels excluded."""
     ranked = [i for i, row in enumerate(rows) if row["valid_px"]]
@@ -181,14 +212,20 @@ def main(argv=None) -> int:
         SGBM_DISPARITIES.get(args.dataset, -(-estimator.maxdisp // 16) * 16)
     out_dir = Path(args.out_dir or f"psmnet_eval_{args.dataset}")
     folders = {"PSMNet": out_dir / "disparity", "SGBM": out_dir / "disparity_sgbm"}
-    predictors = {"PSMNet": estimator.predict}
+    predictors = {"PSMNet": lambda left, right: estimator.predict(left, right, with_confidence=True)}
     if use_sgbm:
         predictors["SGBM"] = lambda left, right: sgbm_disparity(left, right, num_disparities=sgbm_range)
     for name in predictors:
         folders[name].mkdir(parents=True, exist_ok=True)
 
-    def save(method: str, sample: dict, disparity) -> None:
+    ranked = ([], [])  # per frame: errors and confidences of the valid pixels, for sparsification
+
+    def save(method: str, sample: dict, disparity, confidence) -> None:
         write_pfm(folders[method] / f"{_file_name(sample['name'])}.pfm", disparity)
+        if confidence is not None:
+            errors, valid = pixel_errors(disparity, sample["disparity"])
+            ranked[0].append(errors)
+            ranked[1].append(confidence[valid])
 
     progress = tqdm(indices, desc=f"{args.dataset} {args.split}", unit="frame", file=sys.stderr)
     results = evaluate(predictors, dataset, progress, on_prediction=save)
@@ -202,6 +239,11 @@ def main(argv=None) -> int:
                   for method, result in results.items()] if use_sgbm else []
     if comparison:
         write_csv(out_dir / "comparison.csv", COMPARISON_COLUMNS, comparison)
+    sgbm_point = None
+    if use_sgbm:
+        own = results["SGBM"].coverage
+        sgbm_point = Point(own.density, own.covered.bad2_rate, own.covered.epe)
+    sparsification = sparsification_report(np.concatenate(ranked[0]), np.concatenate(ranked[1]), sgbm_point, out_dir)
 
     worst = worst_frames(rows, args.worst)
     if worst:
@@ -223,6 +265,7 @@ def main(argv=None) -> int:
     if worst:
         listed = ", ".join(f"{rows[i]['name']} ({rows[i]['d1_all_pct']:.2f} %)" for i in worst)
         print(f"worst frames by D1-all: {listed}; error maps in {out_dir / 'error_maps'}")
+    print(sparsification)
     print(f"per-frame metrics: {out_dir / 'metrics.csv'}"
           + (f"; side by side: {out_dir / 'comparison.csv'}" if comparison else ""))
     return 0

@@ -14,8 +14,9 @@ import numpy as np
 
 from .metrics import CoverageCounts, ErrorCounts, FrameMetrics, covered_counts, frame_metrics, pooled
 
-Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""(left, right) HxWx3 uint8 RGB -> HxW float32 disparity in pixels (NaN/inf: no value)."""
+Predict = Callable[[np.ndarray, np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
+"""(left, right) HxWx3 uint8 RGB -> HxW float32 disparity in pixels (NaN/inf: no value), or
+(disparity, HxW confidence in [0, 1])."""
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,14 @@ class Evaluation:
 
 def evaluate(predictors: dict[str, Predict], dataset, indices: Iterable[int] | None = None,
              max_disparity: float | None = None,
-             on_prediction: Callable[[str, dict, np.ndarray], None] | None = None) -> dict[str, Evaluation]:
+             on_prediction: Callable[[str, dict, np.ndarray, np.ndarray | None], None] | None = None,
+             ) -> dict[str, Evaluation]:
     """Score each predictor on the frames ``indices`` (default all) of ``dataset``, by name.
 
     dataset: samples with "name", "left", "right", "disparity" (HxW pixels, NaN unknown) and "noc"
     (or None). max_disparity: ground truth at or above it is left out (training scores only what the
-    network can output). on_prediction(predictor name, sample, disparity) sees every prediction, e.g.
-    to write it to a file.
+    network can output). on_prediction(predictor name, sample, disparity, confidence or None) sees every
+    prediction, e.g. to write it to a file.
     """
     results = {name: Evaluation() for name in predictors}
     for index in range(len(dataset)) if indices is None else indices:
@@ -84,10 +86,11 @@ def evaluate(predictors: dict[str, Predict], dataset, indices: Iterable[int] | N
             noc = None if noc is None else np.where(noc < max_disparity, noc, np.nan)
         for name, predict in predictors.items():
             start = time.perf_counter()
-            disparity = predict(sample["left"], sample["right"])
+            output = predict(sample["left"], sample["right"])
             seconds = time.perf_counter() - start
+            disparity, confidence = output if isinstance(output, tuple) else (output, None)
             if on_prediction is not None:
-                on_prediction(name, sample, disparity)
+                on_prediction(name, sample, disparity, confidence)
             results[name].frames.append(FrameScore(sample["name"], frame_metrics(disparity, truth, noc),
                                                    covered_counts(disparity, truth), seconds))
     return results

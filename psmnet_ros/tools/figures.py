@@ -25,6 +25,7 @@ from ..core.error_map import error_image
 from ..core.errors import InputError
 from ..core.ply import read_ply
 from ..core.point_render import render_points
+from ..core.sparsification import Curve, Point
 
 PROG = "psmnet-figures"
 PANEL_SCALE = 0.5
@@ -88,6 +89,29 @@ def motorcycle_figure(results_dir: str | Path) -> np.ndarray:
         rows.append(np.concatenate([np.pad(p, ((0, tallest - p.shape[0]), (0, 0), (0, 0)), constant_values=255)
                                     for p in row], axis=1))
     return np.concatenate(rows)
+
+
+def sparsification_plot(curve: Curve, oracle: Curve, holes: Point | None, path: str | Path) -> None:
+    """A PNG of bad-2 against density: the network's sparsification curve, the oracle's (the lower bound) and,
+    when given, the point of a method with holes (SGBM) at its own density."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(5.2, 3.6), dpi=110)
+    axes.plot(100 * curve.density, 100 * curve.bad2, "o-", color="tab:red", label="PSMNet, least confident dropped")
+    axes.plot(100 * oracle.density, 100 * oracle.bad2, "--", color="grey", label="oracle (drops the worst first)")
+    if holes is not None and holes.density > 0:
+        axes.plot(100 * holes.density, 100 * holes.bad2, "s", color="tab:blue", markersize=8,
+                  label="OpenCV SGBM at its own density")
+    axes.set_xlabel("density (% of pixels with ground truth kept)")
+    axes.set_ylabel("bad-2 on kept pixels (%)")
+    axes.invert_xaxis()
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)
 
 
 def write_figure(results_dir: str | Path, out: str | Path | None = None) -> Path:

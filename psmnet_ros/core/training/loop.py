@@ -150,7 +150,7 @@ class Trainer:
         estimator = StereoEstimator(self.model, self.device, precision, fast=False, weights="training")
         first = []
 
-        def keep_first(_, sample, prediction):
+        def keep_first(_, sample, prediction, confidence):
             if not first:
                 truth = np.where(sample["disparity"] < maxdisp, sample["disparity"], np.nan)
                 first.append(np.concatenate([colorize(truth, 0, maxdisp), colorize(prediction, 0, maxdisp)]))

@@ -46,6 +46,9 @@ def test_demo_writes_offline_and_ros_results(tmp_path):
     summary = result.stdout
     assert re.search(r"frames in:\s+2\b", summary) and re.search(r"frames out:\s+2\b", summary), summary
     assert re.search(r"latency p50 / p95:\s+\d+ / \d+ ms", summary), summary
+    # The node's own FrameStats break the latency down, one value a frame for each stage.
+    for stage in ("inputs -> out:", "queue wait:", "forward pass:", "building outputs:", "publishing:"):
+        assert re.search(rf"^  {re.escape(stage)}\s+\d+\.\d / \d+\.\d ms$", summary, re.M), summary
     ros = out / "ros"
     stamps = sorted(p.name.split("_")[0] for p in ros.glob("*_depth.npy"))
     assert stamps == ["1700000000000000000", "1700000000100000000"]

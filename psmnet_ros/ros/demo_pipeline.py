@@ -46,6 +46,7 @@ class PipelineResult:
     latency_ms: np.ndarray
     out_dir: Path
     node_log: Path
+    stages_ms: dict[str, np.ndarray]   # per FrameStats field (latency_ms, queue_wait_ms, ...): one value a frame
 
     @property
     def dropped(self) -> int:
@@ -82,6 +83,11 @@ def _wait(predicate, timeout_s: float, process: subprocess.Popen | None = None, 
         if time.monotonic() > deadline:
             raise PSMNetError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(0.05)
+
+
+STAGES = {"latency_ms": "inputs -> out:", "queue_wait_ms": "queue wait:", "inference_ms": "forward pass:",
+          "output_ms": "building outputs:", "publish_ms": "publishing:"}
+"""FrameStats fields the summary breaks the node's latency into, and their labels."""
 
 
 def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate: float,
@@ -134,10 +140,12 @@ def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate:
         recorder.destroy_node()
         rclpy.shutdown(context=context)
     write_results(recorder, out_dir)
+    stats = [msg for _, (_, msg) in sorted(recorder.arrivals[f"{NAMESPACE}/frame_stats"].items())]
     return PipelineResult(frames_in=recorder.count(recorder.input_topic),
                           frames_out=recorder.count(f"{NAMESPACE}/disparity"),
                           latency_ms=recorder.latencies_ms(f"{NAMESPACE}/disparity"),
-                          out_dir=out_dir, node_log=node_log)
+                          out_dir=out_dir, node_log=node_log,
+                          stages_ms={field: np.array([getattr(m, field) for m in stats]) for field in STAGES})
 
 
 def _frames_in_bag(bag: Path, left_topic: str) -> int:
@@ -170,13 +178,19 @@ def write_results(recorder: OutputRecorder, out_dir: Path) -> None:
 
 
 def summary(result: PipelineResult) -> str:
-    """The one-screen summary of a pipeline run."""
-    lat = result.latency_ms
-    latency = (f"{np.percentile(lat, 50):.0f} / {np.percentile(lat, 95):.0f} ms" if lat.size else "n/a")
+    """The one-screen summary of a pipeline run, with the node's own per-stage times from its FrameStats."""
+    def p50_p95(values: np.ndarray, digits: int = 0) -> str:
+        if not values.size:
+            return "n/a"
+        return f"{np.percentile(values, 50):.{digits}f} / {np.percentile(values, 95):.{digits}f} ms"
+
+    stages = [f"  {label:<17} {p50_p95(result.stages_ms[field], 1)}" for field, label in STAGES.items()]
     return "\n".join([
         f"frames in:          {result.frames_in}",
         f"frames out:         {result.frames_out}",
         f"dropped:            {result.dropped}",
-        f"latency p50 / p95:  {latency}  (left image in -> disparity out, through DDS)",
+        f"latency p50 / p95:  {p50_p95(result.latency_ms)}  (left image in -> disparity out, through DDS)",
+        "in the node, p50 / p95 (frame_stats):",
+        *stages,
         f"results:            {result.out_dir.resolve()}",
         f"node log:           {result.node_log.resolve()}"])

@@ -11,10 +11,11 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 from stereo_msgs.msg import DisparityImage
 
+from ..msg import FrameStats
 from .conversions import stamp_ns
 
 OUTPUTS = (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2),
-           ("disparity/image_color", Image))
+           ("disparity/image_color", Image), ("frame_stats", FrameStats))
 
 
 class OutputRecorder(Node):

@@ -74,3 +74,24 @@ def test_demo_refuses_a_variant_the_default_weights_are_not_before_doing_anythin
         "maxdisp 192, align_corners True; variant 'basic' needs other weights: pass a matching checkpoint file, "
         "or 'random' for untrained weights"]
     assert not (tmp_path / "r").exists()
+
+
+def test_default_options_give_the_node_a_command_line_it_can_parse():
+    """Without --checkpoint the demo leaves the weights to the params file (an empty `-p checkpoint:=` is a
+    rule rcl cannot parse); the node started with the demo's parameters gets past argument parsing."""
+    from psmnet_ros.cli.demo import build_parser, node_parameters
+    from psmnet_ros.ros.demo_pipeline import node_command
+
+    params = node_parameters(build_parser().parse_args([]))
+    assert "checkpoint" not in params and params["qos"] == "reliable"
+    command = node_command({**params, "maxdisp": 12})   # refused by validation, after rcl parsed the arguments
+    result = subprocess.run(command, env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "parameter 'maxdisp' = 12" in output and "Traceback" not in output, output
+
+
+def test_a_malformed_ros_argument_is_one_readable_line():
+    result = subprocess.run([sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args", "-p", "checkpoint:="],
+                            env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "psmnet_node: cannot start: failed to initialize rcl: Couldn't parse parameter override rule" in result.stderr

@@ -96,6 +96,18 @@ def compare_with_sgbm(out_dir: str, sample: dict, calib) -> str:
             + format_comparison(rows))
 
 
+def node_parameters(args: argparse.Namespace) -> dict[str, object]:
+    """The node's parameters for the demo's options: only those given (the params file has the rest)."""
+    # The player publishes reliably; a reliable subscription also avoids losing megabyte-sized
+    # images over UDP, where Fast DDS runs without shared memory (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST).
+    params = {"device": args.device, "precision": args.precision, "input_scale": args.input_scale,
+              "qos": "reliable"}
+    params.update({k: v for k, v in (("checkpoint", args.checkpoint), ("variant", args.variant),
+                                     ("maxdisp", args.maxdisp), ("align_corners", args.align_corners))
+                   if v not in (None, "")})   # "" = the default weights: the params file's empty checkpoint
+    return params
+
+
 def run_ros(args: argparse.Namespace, sample: dict, calib, interval_s: float) -> str:
     """Write the demo bag, play it through psmnet_node, record the outputs; returns the summary."""
     from ..ros.demo_pipeline import LEFT_NS, RIGHT_NS, run_pipeline, summary
@@ -107,14 +119,7 @@ def run_ros(args: argparse.Namespace, sample: dict, calib, interval_s: float) ->
     frames = [(start_ns + i * period_ns, sample["left"], sample["right"]) for i in range(args.frames)]
     write_stereo_bag(bag, frames, calib, left_topic_ns=LEFT_NS, right_topic_ns=RIGHT_NS,
                      left_frame="camera_left", right_frame="camera_right", progress=False)
-    # The player publishes reliably; a reliable subscription also avoids losing megabyte-sized
-    # images over UDP, where Fast DDS runs without shared memory (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST).
-    params = {"device": args.device, "precision": args.precision, "input_scale": args.input_scale,
-              "qos": "reliable"}
-    params.update({k: v for k, v in (("checkpoint", args.checkpoint), ("variant", args.variant),
-                                     ("maxdisp", args.maxdisp), ("align_corners", args.align_corners))
-                   if v is not None})
-    result = run_pipeline(bag, Path(args.out_dir) / "ros", params, rate=0.1 / interval_s,
+    result = run_pipeline(bag, Path(args.out_dir) / "ros", node_parameters(args), rate=0.1 / interval_s,
                           frame_timeout_s=max(30.0, 4 * interval_s))
     return summary(result)
 

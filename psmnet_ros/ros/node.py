@@ -30,6 +30,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
@@ -359,7 +360,11 @@ def main(args=None) -> NoReturn:
     worker is in (it cannot be interrupted) ends with it.
     """
     stop_signals.install(stop_signals.Phase.STARTING)
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except _rclpy.RCLError as exc:  # e.g. a malformed --ros-args rule; rcl has logged the details
+        print(f"{NODE_NAME}: cannot start: {str(exc).splitlines()[0]}", file=sys.stderr)
+        stop_signals.exit_now(1)
     node = executor = None
     status = 0
     try:

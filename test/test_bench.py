@@ -1,5 +1,5 @@
 """psmnet-bench on the CPU at a small size: the table's rows and columns, the accuracy columns of the
-fp32 variants, the node-overhead table (real rclpy publishing, on a ROS domain of its own), and bad input."""
+fp32 rows, the node-overhead table (real rclpy publishing, on a ROS domain of its own), and bad input."""
 import contextlib
 import io
 
@@ -14,8 +14,8 @@ from ros_helpers import reserve_domain_id
 
 COLUMNS = ["variant", "batch", "ms/batch", "ms/frame", "speed-up", "peak MiB", "mean diff px", "max diff px",
            "EPE px", "bad-1 %", "CUDA graphs"]
-FP32_VARIANTS = ["reference", "official-style", "fold-bn", "fused"]
-CPU_TEST_VARIANTS = ["reference", "fold-bn", "fused"]  # official-style: slow on the CPU, its volume is unit-tested
+FP32_ROWS = ["reference", "official-style", "fold-bn", "fused"]
+CPU_TEST_ROWS = ["reference", "fold-bn", "fused"]  # official-style: slow on the CPU, its volume is unit-tested
 
 
 def _run(argv):
@@ -48,18 +48,18 @@ def cpu_run(reference_dir):
         code, out, err = _run(["--device", "cpu", "--checkpoint", "random", "--height", "256", "--width", "256",
                                "--maxdisp", "48",
                                "--batch", "1", "2", "--repeats", "2", "--warmup", "0",
-                               "--variants", *CPU_TEST_VARIANTS, "--reference-dir", str(reference_dir),
+                               "--variants", *CPU_TEST_ROWS, "--reference-dir", str(reference_dir),
                                "--reference-cases", "1", "--node-overhead"])
     assert code == 0, err
     return out
 
 
-def test_table_has_every_variant_and_batch(cpu_run):
+def test_table_has_every_row_and_batch(cpu_run):
     table, overhead = _tables(cpu_run)
     assert table[0] == COLUMNS
     rows = table[1:]
-    assert [(r[0], r[1]) for r in rows] == [(v, b) for v in CPU_TEST_VARIANTS for b in ("1", "2")]
-    for variant, batch, ms_batch, ms_frame, speedup, peak, *_, graphs in rows:
+    assert [(r[0], r[1]) for r in rows] == [(v, b) for v in CPU_TEST_ROWS for b in ("1", "2")]
+    for _, batch, ms_batch, ms_frame, speedup, peak, *_, graphs in rows:
         assert float(ms_batch) > 0
         # Both printed to 0.1 ms: for batch 1 or 2 they differ by 0 or 0.05 ms.
         assert float(ms_frame) == pytest.approx(float(ms_batch) / int(batch), abs=0.06)
@@ -69,7 +69,7 @@ def test_table_has_every_variant_and_batch(cpu_run):
     assert all(r[4] == "1.00" for r in rows if r[0] == "reference")
 
 
-def test_fp32_variants_reproduce_strict_fp32(cpu_run):
+def test_fp32_rows_reproduce_strict_fp32(cpu_run):
     """Difference from the official strict-fp32 disparities of the 256x512 reference case."""
     for row in _tables(cpu_run)[0][1:]:
         mean_diff, max_diff = float(row[6]), float(row[7])
@@ -160,7 +160,7 @@ def test_cuda_table_has_every_variant(reference_dir):
     assert {r[0] for r in rows} >= {"reference", "fused", "fp16-cl", "fp16-cl-graph", "node-default"}
     for row in rows:
         assert float(row[5]) > 0  # peak MiB measured on CUDA
-        if row[0] in FP32_VARIANTS + ["node-default"]:
+        if row[0] in FP32_ROWS + ["node-default"]:
             assert float(row[6]) <= 0.01 and float(row[7]) <= 0.5, row
         assert row[10].startswith("recorded") if row[0].endswith("graph") or row[0] == "node-default" \
             else row[10] == "n/a", row

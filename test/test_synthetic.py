@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from psmnet_ros.core.errors import InputError
-from psmnet_ros.core.synthetic import (SyntheticBatches, SyntheticStereo, draw_scene, render, scene_rng,
+from psmnet_ros.core.synthetic import (DEFAULT_MAX_DISPARITY, SyntheticStereo, draw_scene, render, scene_rng,
                                        shade_view)
 from psmnet_ros.core.synthetic.render import stack_scenes
 from psmnet_ros.core.synthetic.scenes import MAX_LAYERS
+from psmnet_ros.core.training import GeneratedScenes
 
 H, W = 96, 160
 
@@ -128,8 +129,11 @@ def test_dataset_samples_and_training_batches():
     assert sample["left"].shape == (H, W, 3) and sample["left"].dtype == np.uint8
     assert sample["disparity"].dtype == np.float32 and np.isfinite(sample["disparity"]).all()
     assert np.isnan(sample["noc"]).any() and np.isfinite(sample["noc"]).any()
-    batches = list(SyntheticBatches(seed=4, scenes_per_epoch=3, size=(H, W)).epoch(2, 2, torch.device("cpu")))
-    assert [b[0].shape[0] for b in batches] == [2, 1]
+    scenes = GeneratedScenes(seed=4, scenes_per_epoch=3, crop=(H, W), batch_size=2,
+                             max_disparity=DEFAULT_MAX_DISPARITY)
+    batches, count = scenes.epoch(2, torch.device("cpu"))
+    batches = list(batches)
+    assert [b[0].shape[0] for b in batches] == [2, 1] and count == 2
     np.testing.assert_array_equal(batches[0][0][1].numpy(), sample["left"])
     np.testing.assert_array_equal(batches[0][2][1].numpy(), sample["disparity"])
 
@@ -138,4 +142,4 @@ def test_bad_sizes_are_input_errors():
     with pytest.raises(InputError, match="scene size"):
         SyntheticStereo(1, size=(0, 10))
     with pytest.raises(InputError, match="scenes per epoch"):
-        SyntheticBatches(seed=1, scenes_per_epoch=0, size=(H, W))
+        GeneratedScenes(seed=1, scenes_per_epoch=0, crop=(256, 512), batch_size=8, max_disparity=160.0).check(8)

@@ -14,9 +14,12 @@ from torch import nn
 from kitti_fixtures import make_kitti2015, make_sceneflow
 from psmnet_ros.cli.train import main
 from psmnet_ros.core import StereoEstimator, build_model, load_checkpoint
+from psmnet_ros.core.checkpoint import save_checkpoint
 from psmnet_ros.core.datasets import Kitti2015
+from psmnet_ros.core.errors import InputError
 from psmnet_ros.core.preprocess import to_network_input
-from psmnet_ros.core.training import RECIPES, Trainer, loss_sum, psmnet_loss, recipe_for, resume
+from psmnet_ros.core.training import (RECIPES, RunState, Trainer, load_run, loss_sum, psmnet_loss, recipe_for,
+                                      training_source)
 
 NAMES = ("000000_10", "000001_10", "000002_10")
 TINY = ["--variant", "basic", "--maxdisp", "16", "--crop", "256x256", "--batch-size", "2", "--device", "cpu"]
@@ -120,7 +123,8 @@ def _pixel_trainer(tmp_path, **options):
     samples = [{"name": "f", "left": np.zeros((256, 512, 3), np.uint8), "right": np.zeros((256, 512, 3), np.uint8),
                 "disparity": np.ones((256, 512), np.float32), "noc": None}]
     recipe = recipe_for("sceneflow", batch_size=3)
-    return Trainer(PixelModel(), recipe, samples, out_dir=str(tmp_path), progress=False, **options)
+    return Trainer(PixelModel(), recipe, training_source(recipe, 16, samples), out_dir=str(tmp_path), progress=False,
+                   **options)
 
 
 def test_micro_batches_accumulate_the_full_batch_gradient(tmp_path):
@@ -149,6 +153,126 @@ def test_amp_on_cpu_trains_in_bfloat16(tmp_path):
     assert mixed == pytest.approx(exact, rel=2e-2)   # bfloat16 keeps 8 bits of mantissa
 
 
+# --- data sources -------------------------------------------------------------------------------
+
+def _ramp_samples(count, height=256, width=576):
+    """Frames whose left pixel (y, x) holds x % 256 in red, y in green and x // 256 in blue, so a crop
+    shows where it was cut; frame i has disparity i everywhere."""
+    y, x = np.mgrid[:height, :width]
+    left = np.stack([x % 256, y, x // 256], axis=-1).astype(np.uint8)
+    return [{"name": f"f{i}", "left": left, "right": left, "disparity": np.full((height, width), i, np.float32),
+             "noc": None} for i in range(count)]
+
+
+def _epoch_batches(data, epoch):
+    batches, count = data.epoch(epoch, torch.device("cpu"))
+    batches = [tuple(t.clone() for t in batch) for batch in batches]
+    assert len(batches) == count
+    return batches
+
+
+def test_dataset_crops_depend_only_on_seed_and_epoch():
+    recipe = recipe_for("kitti2015", batch_size=2, crop=(256, 512), seed=3)
+    samples = _ramp_samples(5)
+    data = training_source(recipe, 192, samples, workers=0)
+    assert data.record() == {}
+    first = _epoch_batches(data, 1)
+    assert [len(b[0]) for b in first] == [2, 2, 1]     # the official scripts keep the last, smaller batch
+    # A run resumed after epoch 1 builds a new source: its epoch 2 is the uninterrupted run's.
+    second = _epoch_batches(data, 2)
+    resumed = _epoch_batches(training_source(recipe, 192, samples), 2)
+    assert all(torch.equal(a, b) for x, y in zip(second, resumed) for a, b in zip(x, y))
+    # Every frame once an epoch, each as a 256x512 window of its own frame (x offset <= 64, no row offset).
+    for batches in (first, second):
+        frames = sorted(int(d[0, 0]) for _, _, batch in batches for d in batch)
+        assert frames == [0, 1, 2, 3, 4]
+        for left, _, _ in batches:
+            x = left[:, 0, :, 2].int() * 256 + left[:, 0, :, 0].int()
+            assert left.shape[1:] == (256, 512, 3) and (left[:, 0, 0, 1] == 0).all()
+            assert ((x[:, 1:] - x[:, :-1]) == 1).all() and (x[:, 0] <= 64).all()
+    assert not all(torch.equal(a[0], b[0]) for a, b in zip(first, second))   # shuffled or cut anew
+    # A 256x256 crop leaves the SPP one cell: incomplete batches are dropped.
+    square = recipe_for("kitti2015", batch_size=2, crop=(256, 256))
+    assert [len(b[0]) for b in _epoch_batches(training_source(square, 192, samples), 1)] == [2, 2]
+
+
+def test_generated_scenes_train_validate_and_record_their_generator():
+    from psmnet_ros.core.synthetic import GENERATOR_VERSION, SyntheticStereo, max_disparity_for
+    recipe = recipe_for("synthetic", crop=(256, 256), scenes_per_epoch=3, batch_size=2, seed=5)
+    data = training_source(recipe, 16)
+    assert data.record() == {"generator_version": GENERATOR_VERSION} and GENERATOR_VERSION >= 1
+    assert data.validation(0) is None
+    validation = data.validation(2)
+    assert len(validation) == 2 and validation[0]["left"].shape == (256, 256, 3)
+    assert float(np.nanmax(validation[0]["disparity"])) < max_disparity_for(16) + 1e-4 < 16
+    batches = _epoch_batches(data, 1)
+    assert [len(b[0]) for b in batches] == [2, 1]
+    # Epoch e renders stream e; validation is stream 0, so no validation scene is trained on.
+    training = SyntheticStereo(3, size=(256, 256), seed=5, stream=1, max_disparity=max_disparity_for(16))
+    np.testing.assert_array_equal(batches[1][0][0].numpy(), training[2]["left"])
+    assert not np.array_equal(validation[0]["left"], training[0]["left"])
+
+
+def test_sources_check_their_data():
+    recipe = recipe_for("kitti2015", batch_size=2, crop=(256, 256))
+    with pytest.raises(InputError, match="the training set is empty"):
+        training_source(recipe, 16, []).check(2)
+    with pytest.raises(InputError, match="smaller than the 512x256 crop"):
+        training_source(recipe_for("kitti2015", crop=(256, 512)), 16, _ramp_samples(1, width=320)).check(12)
+    with pytest.raises(InputError, match="at least 2 images in every forward pass"):
+        training_source(recipe, 16, _ramp_samples(2)).check(1)
+    with pytest.raises(InputError, match="1 frames do not fill one batch of 2"):
+        training_source(recipe, 16, _ramp_samples(1)).check(2)
+    with pytest.raises(InputError, match="--micro-batch must be between 1 and the batch size 8"):
+        training_source(recipe_for("synthetic"), 192).check(9)
+    with pytest.raises(InputError, match="multiples of 16"):
+        training_source(recipe_for("synthetic", crop=(256, 250)), 192).check(8)
+
+
+# --- run state ---------------------------------------------------------------------------------
+
+def _basic_trainer(tmp_path, recipe):
+    torch.manual_seed(0)
+    return Trainer(build_model("basic", 16), recipe, training_source(recipe, 16, _ramp_samples(2)),
+                   out_dir=str(tmp_path), progress=False)
+
+
+def test_save_then_restore_gives_the_same_run_state(tmp_path):
+    recipe = recipe_for("kitti2015", batch_size=2, crop=(256, 256))
+    trainer = _basic_trainer(tmp_path, recipe)
+    trainer.state = RunState(epoch=2, steps=7, train_seconds=12.5, devices=["CPU test, 1 threads"])
+    trainer.save(3, 0.25, {"epe": 1.5, "d1": 0.125, "pixels": 10})
+    # KITTI picks best.tar by D1; epoch 3 is the first with a metric.
+    expected = RunState(3, 7, 12.5, ["CPU test, 1 threads"], {"metric": "d1", "value": 0.125, "epoch": 3})
+    assert trainer.state == expected
+    saved = load_checkpoint(tmp_path / "last.tar").extra
+    # The entries the checkpoint format has always had, under the same names.
+    assert set(saved) == {"version", "epoch", "steps", "train_seconds", "devices", "best", "optimizer", "scaler",
+                          "recipe", "train_loss", "metrics"}
+    model, stored, checkpoint = load_run(str(tmp_path / "last.tar"), "kitti2015")
+    assert stored == recipe
+    restored = _basic_trainer(tmp_path / "again", stored)
+    restored.restore(checkpoint)
+    assert restored.state == expected and restored.state is not trainer.state
+    # A worse D1 keeps best (and best.tar, still epoch 3's); a NaN metric does too.
+    trainer.save(4, 0.2, {"epe": 1.0, "d1": 0.25, "pixels": 10})
+    trainer.save(5, 0.2, {"epe": math.nan, "d1": math.nan, "pixels": 0})
+    assert trainer.state.epoch == 5 and trainer.state.best == expected.best
+    assert load_checkpoint(tmp_path / "best.tar").extra["epoch"] == 3
+
+
+def test_checkpoints_of_older_runs_resume_with_default_state(tmp_path, capsys):
+    # The entries of a run written before steps, seconds and devices were recorded, released (no optimizer).
+    recipe = recipe_for("kitti2015", batch_size=2, crop=(256, 256))
+    save_checkpoint(tmp_path / "old.tar", build_model("basic", 16), epoch=4, recipe=recipe.to_dict(),
+                    train_loss=0.5, metrics=None, best=None)
+    model, stored, checkpoint = load_run(str(tmp_path / "old.tar"), "kitti2015", {"epochs": 6})
+    trainer = _basic_trainer(tmp_path, stored)
+    trainer.restore(checkpoint)
+    assert trainer.state == RunState(epoch=4) and stored.epochs == 6
+    assert "old.tar holds no optimizer state (a released checkpoint): Adam starts afresh" in capsys.readouterr().out
+
+
 # --- training the network -----------------------------------------------------------------------
 
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(kitti, tmp_path):
@@ -156,7 +280,7 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(kitti, tmp_path):
     torch.manual_seed(0)
     model = build_model("basic", maxdisp=16)
     recipe = recipe_for("kitti2015", batch_size=2, crop=(256, 256))
-    trainer = Trainer(model, recipe, samples, out_dir=str(tmp_path), progress=False)
+    trainer = Trainer(model, recipe, training_source(recipe, 16, samples), out_dir=str(tmp_path), progress=False)
     left = np.stack([samples[i]["left"] for i in range(2)])
     right = np.stack([samples[i]["right"] for i in range(2)])
     disparity = np.stack([samples[i]["disparity"] for i in range(2)])
@@ -177,9 +301,11 @@ def test_train_resume_and_load_the_checkpoint(kitti, tmp_path, capsys):
 
     # Resume for a second epoch: epoch counter, weights and Adam state come back exactly.
     samples = Kitti2015(kitti["root"], kitti["train"])
-    trainer = resume(str(out / "last.tar"), "kitti2015", samples, None, {"epochs": 2}, out_dir=str(out),
-                     progress=False)
-    assert trainer.epoch == 1 and trainer.recipe.epochs == 2 and trainer.recipe.crop == (256, 256)
+    model, recipe, saved_run = load_run(str(out / "last.tar"), "kitti2015", {"epochs": 2})
+    trainer = Trainer(model, recipe, training_source(recipe, model.maxdisp, samples), out_dir=str(out),
+                      progress=False)
+    trainer.restore(saved_run)
+    assert trainer.state.epoch == 1 and trainer.recipe.epochs == 2 and trainer.recipe.crop == (256, 256)
     restored = trainer.optimizer.state_dict()
     stored = saved.extra["optimizer"]
     assert restored["param_groups"] == stored["param_groups"]

@@ -25,12 +25,12 @@ import torch
 
 from ..core.errors import InputError
 from ..core.estimator import load_estimator
-from ..core.fast.benchmark import (CPU_VARIANTS, VARIANTS, VARIANTS_BY_NAME, Row, build_estimator,
+from ..core.fast.benchmark import (BENCH_ROWS, BENCH_ROWS_BY_NAME, CPU_BENCH_ROWS, Measurement, build_estimator,
                                    format_table, graph_report, middlebury_errors, reference_differences,
                                    reference_model, release, time_batches)
 from ..core.fast.versions import cudnn_notes, runtime_text
 from ..core.preprocess import MIN_SIZE
-from ..core.psmnet import VARIANTS as MODEL_VARIANTS
+from ..core.psmnet import VARIANTS
 from ..core.weights import DEFAULT, RANDOM
 from .common import one_line_errors
 
@@ -40,7 +40,7 @@ KITTI_SIZE = (1242, 375)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    legend = "\n".join(f"  {v.name:15s} {v.description}{' (CUDA only)' if v.cuda_only else ''}" for v in VARIANTS)
+    legend = "\n".join(f"  {r.name:15s} {r.description}{' (CUDA only)' if r.cuda_only else ''}" for r in BENCH_ROWS)
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=f"variants:\n{legend}")
@@ -49,14 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--width", type=int, default=1248, help="image width in pixels (default 1248)")
     parser.add_argument("--maxdisp", type=int, help="disparity range in pixels (default: the weights', else 192)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 4], help="batch sizes (default 1 4)")
-    parser.add_argument("--variant", choices=MODEL_VARIANTS, help="PSMNet variant (default: the weights')")
+    parser.add_argument("--variant", choices=VARIANTS, help="PSMNet variant (default: the weights')")
     parser.add_argument("--checkpoint", default="", metavar="NAME|PATH",
                         help=f"weights, a name or a checkpoint file (default {DEFAULT}): trained weights add EPE / "
                              f"bad-1 on the Middlebury Motorcycle pair; '{RANDOM}': untrained, timing only")
     parser.add_argument("--reference-dir", type=Path, help="directory with cases.pt and the reference checkpoints: "
                                                            "adds the difference from strict fp32")
     parser.add_argument("--reference-cases", type=int, help="use only the first N reference cases (default all)")
-    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS_BY_NAME), metavar="NAME",
+    parser.add_argument("--variants", nargs="+", choices=tuple(BENCH_ROWS_BY_NAME), metavar="NAME",
                         help="rows to run, from the list below (default: all on CUDA; the fp32 ones on the CPU)")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per row, median reported (default 10)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls before timing (default 3)")
@@ -88,7 +88,7 @@ def _check_args(args: argparse.Namespace) -> torch.device:
         raise InputError(f"--device {args.device!r}: only cpu and cuda are supported")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise InputError(f"--device {args.device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
-    cuda_only = [v for v in args.variants or () if VARIANTS_BY_NAME[v].cuda_only]
+    cuda_only = [name for name in args.variants or () if BENCH_ROWS_BY_NAME[name].cuda_only]
     if device.type == "cpu" and cuda_only:
         raise InputError(f"variants {', '.join(cuda_only)} need a CUDA device")
     return device
@@ -109,24 +109,24 @@ def _timing_pair(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     return tuple(cv2.resize(frame[side], (width, height), interpolation=cv2.INTER_AREA) for side in ("left", "right"))
 
 
-def model_rows(args: argparse.Namespace, device: torch.device, model: torch.nn.Module) -> list[Row]:
-    """Time every requested variant of ``model`` at every batch size; add the accuracy columns that apply."""
-    names = args.variants or (tuple(VARIANTS_BY_NAME) if device.type == "cuda" else CPU_VARIANTS)
+def model_rows(args: argparse.Namespace, device: torch.device, model: torch.nn.Module) -> list[Measurement]:
+    """Time every requested row of ``model`` at every batch size; add the accuracy columns that apply."""
+    names = args.variants or (tuple(BENCH_ROWS_BY_NAME) if device.type == "cuda" else CPU_BENCH_ROWS)
     pair = _timing_pair(args.width, args.height)
     cases, reference = None, None
     if args.reference_dir is not None:
         cases = torch.load(args.reference_dir / "cases.pt", weights_only=True)
         reference = reference_model(args.reference_dir, cases, model.variant)
         cases = cases[model.variant][:args.reference_cases]
-    rows, baseline = [], {}
+    measured, baseline = [], {}
     for name in names:
-        variant = VARIANTS_BY_NAME[name]
+        row = BENCH_ROWS_BY_NAME[name]
         diffs = epe = (None, None)
         if cases:
             print(f"{PROG}: {name}: difference from strict fp32 on {len(cases)} reference case(s)", file=sys.stderr)
-            diffs = reference_differences(build_estimator(variant, reference, device), cases)
+            diffs = reference_differences(build_estimator(row, reference, device), cases)
             release(device)
-        estimator = build_estimator(variant, model, device)
+        estimator = build_estimator(row, model, device)
         if args.checkpoint != RANDOM:
             epe = middlebury_errors(estimator)
         for batch in args.batch:
@@ -135,12 +135,12 @@ def model_rows(args: argparse.Namespace, device: torch.device, model: torch.nn.M
             per_frame = timing.ms_per_batch / batch
             if name == "reference":
                 baseline[batch] = per_frame
-            rows.append(Row(name, batch, timing.ms_per_batch,
-                            baseline[batch] / per_frame if batch in baseline else None,
-                            timing.peak_bytes, *diffs, *epe, graph_report(estimator)))
+            measured.append(Measurement(name, batch, timing.ms_per_batch,
+                                        baseline[batch] / per_frame if batch in baseline else None,
+                                        timing.peak_bytes, *diffs, *epe, graph_report(estimator)))
         del estimator
         release(device)
-    return rows
+    return measured
 
 
 _LISTENER = """

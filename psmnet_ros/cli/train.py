@@ -19,8 +19,7 @@ from ..core.datasets import open_dataset
 from ..core.errors import InputError
 from ..core.estimator import StereoEstimator
 from ..core.psmnet import VARIANTS, build_model
-from ..core.synthetic import SyntheticStereo, max_disparity_for
-from ..core.training import RECIPES, Trainer, check_training_data, recipe_for, release_weights, resume
+from ..core.training import RECIPES, Trainer, check_crop, load_run, recipe_for, release_weights, training_source
 from .common import one_line_errors
 
 PROG = "psmnet-train"
@@ -95,10 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_crop(text: str) -> tuple[int, int]:
-    """(height, width) from "HxW"; InputError otherwise."""
+    """(height, width) from "HxW" of a usable crop; InputError otherwise."""
     match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
     if not match:
         raise InputError(f"--crop must look like HEIGHTxWIDTH, e.g. 256x512, got {text!r}")
+    check_crop(int(match[1]), int(match[2]))
     return int(match[1]), int(match[2])
 
 
@@ -148,33 +148,38 @@ def main(argv=None) -> int:
         train_samples = _first(open_dataset(args.dataset, args.root, args.train_split), args.limit)
         if args.val_limit != 0:
             val_samples = _first(open_dataset(args.dataset, args.root, args.val_split), args.val_limit)
-    options = {"out_dir": out_dir, "device": args.device, "amp": args.amp, "micro_batch": args.micro_batch,
-               "workers": args.workers, "logdir": args.logdir or os.path.join(out_dir, "tensorboard"),
-               "save_every": args.save_every}
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k in ("variant", "maxdisp", "align_corners")
                  if getattr(args, k) is not None]
         if given:
             raise InputError(f"{', '.join(given)} cannot change when resuming: the model comes from {args.resume}")
-        trainer = resume(args.resume, args.dataset, train_samples, val_samples, overrides, **options)
-        print(f"resuming {args.resume} after epoch {trainer.epoch}", file=sys.stderr)
+        model, recipe, saved = load_run(args.resume, args.dataset, overrides)
     else:
         recipe = recipe_for(args.dataset, **overrides)
-        if not synthetic:  # before the model is built: a bad crop or split fails with one line
-            check_training_data(train_samples, recipe.crop, recipe.batch_size, args.micro_batch or recipe.batch_size)
         torch.manual_seed(recipe.seed)
-        trainer = Trainer(_new_model(args), recipe, train_samples, val_samples, **options)
+        model = _new_model(args)
+    data = training_source(recipe, model.maxdisp, train_samples, args.workers)
     if synthetic:
-        trainer.val_samples = _synthetic_validation(trainer, args.val_limit)
+        val_samples = data.validation(SYNTHETIC_VALIDATION_SCENES if args.val_limit is None else args.val_limit)
+    trainer = Trainer(model, recipe, data, val_samples, out_dir=out_dir, device=args.device, amp=args.amp,
+                      micro_batch=args.micro_batch, logdir=args.logdir or os.path.join(out_dir, "tensorboard"),
+                      save_every=args.save_every)
+    if args.resume:
+        trainer.restore(saved)
+        print(f"resuming {args.resume} after epoch {trainer.state.epoch}", file=sys.stderr)
+    elif not args.init and args.dataset.startswith("kitti"):
+        print(f"{PROG}: warning: fine-tuning on {args.dataset} from random weights; the paper starts from a "
+              f"SceneFlow model (--init CKPT)", file=sys.stderr)
     try:
         trainer.fit()
     except KeyboardInterrupt:
-        kept = f"{last} holds epoch {trainer.epoch}" if trainer.epoch else "no epoch was completed"
-        print(f"{PROG}: interrupted during epoch {trainer.epoch + 1}; {kept}", file=sys.stderr)
+        done = trainer.state.epoch
+        kept = f"{last} holds epoch {done}" if done else "no epoch was completed"
+        print(f"{PROG}: interrupted during epoch {done + 1}; {kept}", file=sys.stderr)
         return 130
     if args.release:
         release_weights(last, args.release)
-        print(f"released the weights of epoch {trainer.epoch} to {args.release}", file=sys.stderr)
+        print(f"released the weights of epoch {trainer.state.epoch} to {args.release}", file=sys.stderr)
     return 0
 
 
@@ -185,24 +190,11 @@ def _default_out_dir(args: argparse.Namespace) -> str:
     return os.path.join("runs", args.dataset)
 
 
-def _synthetic_validation(trainer: Trainer, val_limit: int | None) -> SyntheticStereo | None:
-    """Held-out generated scenes (stream 0) of the run's crop size, or None with --val-limit 0."""
-    count = SYNTHETIC_VALIDATION_SCENES if val_limit is None else val_limit
-    if count == 0:
-        return None
-    recipe = trainer.recipe
-    return SyntheticStereo(count, size=recipe.crop, seed=recipe.seed,
-                           max_disparity=max_disparity_for(trainer.model.maxdisp))
-
-
 def _new_model(args: argparse.Namespace) -> torch.nn.Module:
     """The model of a new run: --init's weights, else the official random initialization."""
     if args.init:
         return StereoEstimator.from_checkpoint(args.init, variant=args.variant, maxdisp=args.maxdisp,
                                                align_corners=args.align_corners).model
-    if args.dataset.startswith("kitti"):
-        print(f"{PROG}: warning: fine-tuning on {args.dataset} from random weights; the paper starts from a "
-              f"SceneFlow model (--init CKPT)", file=sys.stderr)
     return build_model(args.variant or "stackhourglass", args.maxdisp or 192,
                        True if args.align_corners is None else args.align_corners)
 

@@ -49,7 +49,7 @@ class Sizes:
     """What each step runs: full (the issue's sizes) or tiny (the CPU smoke test)."""
 
     bench: list[str]
-    bench_off_variants: list[str]
+    bench_off_rows: list[str]
     image: tuple[int, int]          # height, width of the probe's and the node's pairs
     weights: str                    # "" = the default (official KITTI 2015)
     model: dict                     # architecture for random weights (variant, maxdisp); {} = the weights'
@@ -62,14 +62,14 @@ def sizes_for(tiny: bool, device: str) -> Sizes:
     if not tiny:
         return Sizes(bench=["--height", "384", "--width", "1248", "--maxdisp", "192", "--batch", "1", "4",
                             "--repeats", "5", "--warmup", "2"],
-                     bench_off_variants=["reference", "fused", "node-default"], image=(375, 1242), weights="",
+                     bench_off_rows=["reference", "fused", "node-default"], image=(375, 1242), weights="",
                      model={}, node_params={"device": device},
                      train=["--batch-size", "8", "--crop", "256x512", "--scenes-per-epoch", "64"],
                      phase_s=10.0)
     return Sizes(bench=["--height", "256", "--width", "256", "--variant", "basic", "--maxdisp", "16", "--batch", "1",
                         "--repeats", "1", "--warmup", "0", "--checkpoint", "random", "--variants", "reference",
                         "fused", "--reference-cases", "1"],
-                 bench_off_variants=["fused"], image=(256, 256), weights="random",
+                 bench_off_rows=["fused"], image=(256, 256), weights="random",
                  model={"variant": "basic", "maxdisp": 16},
                  node_params={"device": device, "checkpoint": "random", "variant": "basic", "maxdisp": 16},
                  train=["--variant", "basic", "--maxdisp", "16", "--batch-size", "1", "--crop", "256x512",
@@ -285,7 +285,7 @@ def targets(rows: list[dict]) -> dict:
 def step_bench_cudnn_off(check: Check):
     on = next((r for r in check.results if r.name == "bench"), None)
     rc, text = check.command(bench_command(check, "--cudnn-benchmark", "off", "--batch", "1", "--variants",
-                                           *check.sizes.bench_off_variants), 150)
+                                           *check.sizes.bench_off_rows), 150)
     rows = markdown_rows(text)
     if rc != 0 or not rows:
         raise StepFailed(f"psmnet-bench --cudnn-benchmark off exit {rc}", {})

@@ -1,8 +1,8 @@
-"""What ``psmnet-bench`` measures: the inference variants, their timing, memory and accuracy.
+"""What ``psmnet-bench`` measures: its rows (ways of running inference), their timing, memory and accuracy.
 
-Every variant is a :class:`~psmnet_ros.core.estimator.StereoEstimator` over the same plain
+Every row is a :class:`~psmnet_ros.core.estimator.StereoEstimator` over the same plain
 model, timed end to end through ``predict_batch`` (numpy in, numpy out: host copies included).
-Every variant runs with the process's ``torch.backends.cudnn.benchmark`` (the fast ones with
+Every row runs with the process's ``torch.backends.cudnn.benchmark`` (the fast ones with
 ``FastConfig.cudnn_benchmark`` None), so all rows of a run share one setting.
 """
 from __future__ import annotations
@@ -28,8 +28,9 @@ from .official_style import official_style_copy
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One row family of the benchmark: a precision and a fast-path configuration (None: plain path)."""
+class BenchRow:
+    """One row family of the benchmark (a ``--variants`` name of psmnet-bench, one line per batch size):
+    a precision and a fast-path configuration (None: plain path)."""
 
     name: str
     description: str
@@ -39,34 +40,34 @@ class Variant:
     cuda_only: bool = False
 
 
-VARIANTS = (
-    Variant("reference", "plain model, eager, strict fp32: the official formulation"),
-    Variant("official-style", "reference with the official per-frame zeroed host cost volume and per-shift loop",
+BENCH_ROWS = (
+    BenchRow("reference", "plain model, eager, strict fp32: the official formulation"),
+    BenchRow("official-style", "reference with the official per-frame zeroed host cost volume and per-shift loop",
             official_style=True),
-    Variant("fold-bn", "BatchNorm folded, one feature pass for both images",
+    BenchRow("fold-bn", "BatchNorm folded, one feature pass for both images",
             fast=FastConfig(fused_last_stage=False)),
-    Variant("fused", "fold-bn + fused last stage (no full probability volume)", fast=FastConfig()),
-    Variant("bf16", "reference with bfloat16 autocast (the last stage in fp32)", "bf16"),
-    Variant("tf32-cl", "fused + TF32 convolutions + channels_last(_3d)", "tf32",
+    BenchRow("fused", "fold-bn + fused last stage (no full probability volume)", fast=FastConfig()),
+    BenchRow("bf16", "reference with bfloat16 autocast (the last stage in fp32)", "bf16"),
+    BenchRow("tf32-cl", "fused + TF32 convolutions + channels_last(_3d)", "tf32",
             FastConfig(channels_last=True), cuda_only=True),
-    Variant("bf16-cl", "fused + bf16 convolutions + channels_last(_3d)", "bf16",
+    BenchRow("bf16-cl", "fused + bf16 convolutions + channels_last(_3d)", "bf16",
             FastConfig(channels_last=True), cuda_only=True),
-    Variant("fp16-cl", "fused + fp16 convolutions + channels_last(_3d)", "fp16",
+    BenchRow("fp16-cl", "fused + fp16 convolutions + channels_last(_3d)", "fp16",
             FastConfig(channels_last=True), cuda_only=True),
-    Variant("fp16-cl-graph", "fp16-cl + CUDA graphs", "fp16",
+    BenchRow("fp16-cl-graph", "fp16-cl + CUDA graphs", "fp16",
             FastConfig(channels_last=True, cuda_graph=True), cuda_only=True),
-    Variant("node-default", "what the node runs by default: strict fp32, fused + channels_last(_3d) + CUDA graphs",
+    BenchRow("node-default", "what the node runs by default: strict fp32, fused + channels_last(_3d) + CUDA graphs",
             fast=dataclasses.replace(FastConfig.for_device(torch.device("cuda")), cudnn_benchmark=None),
             cuda_only=True),
 )
-VARIANTS_BY_NAME = {v.name: v for v in VARIANTS}
-CPU_VARIANTS = tuple(v.name for v in VARIANTS if not v.cuda_only)
+BENCH_ROWS_BY_NAME = {row.name: row for row in BENCH_ROWS}
+CPU_BENCH_ROWS = tuple(row.name for row in BENCH_ROWS if not row.cuda_only)
 
 
-def build_estimator(variant: Variant, model: nn.Module, device: torch.device) -> StereoEstimator:
-    """An estimator running ``variant`` with a copy of the plain ``model``'s weights."""
-    plain = official_style_copy(model) if variant.official_style else copy.deepcopy(model)
-    return StereoEstimator(plain, device, variant.precision, fast=variant.fast or False)
+def build_estimator(row: BenchRow, model: nn.Module, device: torch.device) -> StereoEstimator:
+    """An estimator running ``row`` with a copy of the plain ``model``'s weights."""
+    plain = official_style_copy(model) if row.official_style else copy.deepcopy(model)
+    return StereoEstimator(plain, device, row.precision, fast=row.fast or False)
 
 
 def reference_model(reference_dir: Path, cases: dict, model_variant: str) -> nn.Module:
@@ -143,7 +144,7 @@ def middlebury_errors(estimator: StereoEstimator) -> tuple[float, float]:
 
 
 def release(device: torch.device) -> None:
-    """Free what a finished variant left behind, so the next one's memory is measured alone."""
+    """Free what a finished row left behind, so the next one's memory is measured alone."""
     gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -151,11 +152,11 @@ def release(device: torch.device) -> None:
 
 
 @dataclass
-class Row:
+class Measurement:
     """One line of the benchmark table (None: not measured); ``graphs``: what the CUDA-graph runner did
     (recordings, replays, fallback), for the rows that use one."""
 
-    variant: str
+    row: str
     batch: int
     ms_per_batch: float
     speedup: float | None = None
@@ -181,14 +182,14 @@ COLUMNS = ("variant", "batch", "ms/batch", "ms/frame", "speed-up", "peak MiB", "
            "EPE px", "bad-1 %", "CUDA graphs")
 
 
-def format_table(rows: list[Row]) -> str:
+def format_table(measurements: list[Measurement]) -> str:
     """A Markdown table with :data:`COLUMNS`; "n/a" where a value was not measured."""
     def num(value, fmt):
         return "n/a" if value is None else format(value, fmt)
 
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
-    for r in rows:
-        cells = [r.variant, str(r.batch), num(r.ms_per_batch, ".1f"), num(r.ms_per_batch / r.batch, ".1f"),
+    for r in measurements:
+        cells = [r.row, str(r.batch), num(r.ms_per_batch, ".1f"), num(r.ms_per_batch / r.batch, ".1f"),
                  num(r.speedup, ".2f"), num(None if r.peak_bytes is None else r.peak_bytes / 2**20, ".0f"),
                  num(r.mean_diff, ".4f"), num(r.max_diff, ".4f"), num(r.epe, ".3f"),
                  num(None if r.bad1 is None else 100 * r.bad1, ".2f"), r.graphs or "n/a"]

@@ -1,8 +1,7 @@
-"""Generated scenes as a dataset (validation, tests) and as training batches rendered on the device."""
+"""Generated scenes as a dataset (validation, tests); training renders them on the device (``training.data``)."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..datasets.base import StereoDataset
 from ..errors import InputError
@@ -50,32 +49,3 @@ class SyntheticStereo(StereoDataset):
         disparity = out["disparity"][0].numpy()
         return {"name": self.names[index], "left": out["left"][0].numpy(), "right": out["right"][0].numpy(),
                 "disparity": disparity, "noc": np.where(out["noc"][0].numpy(), disparity, np.nan)}
-
-
-class SyntheticBatches:
-    """Training batches of generated scenes, rendered on the training device.
-
-    Epoch e (>= 1) holds ``scenes_per_epoch`` scenes of stream e, in index order, so a run
-    resumed after epoch e sees exactly the scenes an uninterrupted one would.
-    """
-
-    def __init__(self, seed: int, scenes_per_epoch: int, size: tuple[int, int],
-                 max_disparity: float = DEFAULT_MAX_DISPARITY):
-        _check_size(*size, max_disparity)
-        if scenes_per_epoch < 1:
-            raise InputError(f"scenes per epoch must be at least 1, got {scenes_per_epoch}")
-        self.seed, self.scenes_per_epoch, self.size, self.max_disparity = seed, scenes_per_epoch, size, max_disparity
-
-    def steps(self, batch_size: int) -> int:
-        """Optimizer steps an epoch takes (the last batch may be smaller)."""
-        return -(-self.scenes_per_epoch // batch_size)
-
-    def epoch(self, epoch: int, batch_size: int, device: torch.device):
-        """Yield (left, right, disparity) batches of ``epoch`` on ``device``: N x H x W x 3 uint8
-        RGB twice, N x H x W float32 pixels."""
-        h, w = self.size
-        for start in range(0, self.scenes_per_epoch, batch_size):
-            indices = range(start, min(start + batch_size, self.scenes_per_epoch))
-            scenes = [draw_scene(scene_rng(self.seed, epoch, i), h, w, self.max_disparity) for i in indices]
-            out = render(scenes, h, w, device)
-            yield out["left"], out["right"], out["disparity"]

@@ -7,22 +7,23 @@ import os
 import platform
 import shutil
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import apply_weights, load_checkpoint, save_checkpoint
+from ..checkpoint import Checkpoint, apply_weights, load_checkpoint, save_checkpoint
 from ..colorize import colorize
 from ..errors import CheckpointError
 from ..estimator import StereoEstimator, resolve_device
 from ..evaluation import evaluate
 from ..preprocess import normalize_batch
 from ..psmnet import build_model
-from ..synthetic import GENERATOR_VERSION, SyntheticBatches, max_disparity_for
-from .data import CropDataset, check_batch_split, check_crop, check_training_data, epoch_loader, spp_cells
+from .data import DatasetCrops, GeneratedScenes
 from .loss import loss_sum, valid_mask
 from .recipe import ADAM_BETAS, Recipe, recipe_for, set_learning_rate
+from .run_state import RunState
 from .tensorboard_log import TrainingLog
 
 TRAINING_KEYS = ("epoch", "recipe")
@@ -31,53 +32,39 @@ too, except in a released checkpoint, where Adam starts afresh)."""
 
 
 class Trainer:
-    """Trains ``model`` on ``train_samples`` with ``recipe``; validates on ``val_samples``.
-
-    Samples are datasets of dicts (left/right HxWx3 uint8 RGB, disparity HxW float32 pixels,
-    NaN unknown, name); for the "synthetic" recipe ``train_samples`` is None and scenes are
-    generated and rendered on ``device`` (:class:`~psmnet_ros.core.synthetic.SyntheticBatches`).
+    """Trains ``model`` with ``recipe`` on ``data`` (a source from
+    :func:`~psmnet_ros.core.training.data.training_source`, checked here); validates on
+    ``val_samples`` (a dataset of dicts: left/right HxWx3 uint8 RGB, disparity HxW float32
+    pixels, NaN unknown, name; None = no validation).
     ``micro_batch``: images per forward pass; gradients of the micro-batches
     add up to those of the full batch of ``recipe.batch_size``. ``amp``: float16 autocast with a
-    GradScaler on CUDA, bfloat16 autocast on the CPU. ``epoch`` is the last completed epoch;
-    ``steps`` and ``train_seconds`` (wall clock of the training epochs) add up over resumed
-    runs, ``devices`` names every device the run trained on. On CUDA, training sets the
+    GradScaler on CUDA, bfloat16 autocast on the CPU. ``state`` says where the run stands
+    (:class:`~psmnet_ros.core.training.run_state.RunState`). On CUDA, training sets the
     process's ``torch.backends.cudnn.benchmark`` (the crops have one size), loads dataset
     batches through pinned memory, and reads each step's loss back once.
     """
 
-    def __init__(self, model: torch.nn.Module, recipe: Recipe, train_samples, val_samples=None, *,
-                 out_dir: str, device: str | torch.device = "cpu", amp: bool = False,
-                 micro_batch: int | None = None, workers: int = 0, logdir: str | None = None,
-                 save_every: int = 1, progress: bool = True):
+    def __init__(self, model: torch.nn.Module, recipe: Recipe, data: DatasetCrops | GeneratedScenes,
+                 val_samples=None, *, out_dir: str, device: str | torch.device = "cpu", amp: bool = False,
+                 micro_batch: int | None = None, logdir: str | None = None, save_every: int = 1,
+                 progress: bool = True):
+        self.micro_batch = micro_batch or recipe.batch_size
+        data.check(self.micro_batch)
         self.recipe = recipe
+        self.data = data
+        self.val_samples = val_samples
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        if recipe.dataset == "synthetic":
-            check_crop(*recipe.crop)
-            check_batch_split(recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size,
-                              recipe.scenes_per_epoch)
-            self.train_set = SyntheticBatches(recipe.seed, recipe.scenes_per_epoch, recipe.crop,
-                                              max_disparity_for(self.model.maxdisp))
-        else:
-            check_training_data(train_samples, recipe.crop, recipe.batch_size, micro_batch or recipe.batch_size)
-            self.train_set = CropDataset(train_samples, recipe.crop, recipe.seed)
-        self.val_samples = val_samples
         self.out_dir = os.fspath(out_dir)
         self.amp = amp
-        self.micro_batch = micro_batch or recipe.batch_size
-        self.workers = workers
         self.save_every = save_every
         self.progress = progress
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=recipe.lr, betas=ADAM_BETAS)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp and self.device.type == "cuda")
         self.log = TrainingLog(logdir)
-        self.epoch = 0
-        self.best: dict | None = None
-        self.steps = 0
-        self.train_seconds = 0.0
-        self.devices: list[str] = []
+        self.state = RunState()
 
     def _autocast(self):
         if not self.amp:
@@ -112,22 +99,13 @@ class Trainer:
             total += loss.detach().float()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.steps += 1
+        self.state.steps += 1
         return total.item()
-
-    def _batches(self, epoch: int):
-        """(batches of ``epoch``, their number)."""
-        if isinstance(self.train_set, SyntheticBatches):
-            return (self.train_set.epoch(epoch, self.recipe.batch_size, self.device),
-                    self.train_set.steps(self.recipe.batch_size))
-        loader = epoch_loader(self.train_set, epoch, self.recipe.batch_size, self.workers,
-                              drop_last=spp_cells(self.recipe.crop) == 1, pin_memory=self.device.type == "cuda")
-        return loader, len(loader)
 
     def train_epoch(self, epoch: int) -> float:
         """Train 1-based ``epoch`` at its scheduled lr; mean batch loss (NaN if no step was taken)."""
         set_learning_rate(self.optimizer, self.recipe.learning_rate(epoch))
-        batches, steps = self._batches(epoch)
+        batches, steps = self.data.epoch(epoch, self.device)
         losses = []
         bar = tqdm(batches, total=steps, desc=f"epoch {epoch}/{self.recipe.epochs}", unit="batch",
                    disable=not self.progress)
@@ -160,53 +138,58 @@ class Trainer:
                          on_prediction=keep_first)["model"].pooled
         return {"epe": total.epe, "d1": total.d1, "pixels": total.count}, (first[0] if first else None)
 
-    def _improves(self, metrics: dict | None) -> bool:
-        if not metrics or math.isnan(metrics[self.recipe.best_metric]):
-            return False
-        return self.best is None or metrics[self.recipe.best_metric] < self.best["value"]
+    def _best(self, epoch: int, metrics: dict | None) -> dict | None:
+        """The best validation after ``epoch`` with ``metrics``."""
+        key, best = self.recipe.best_metric, self.state.best
+        if not metrics or math.isnan(metrics[key]) or (best is not None and metrics[key] >= best["value"]):
+            return best
+        return {"metric": key, "value": float(metrics[key]), "epoch": epoch}
 
     def save(self, epoch: int, train_loss: float, metrics: dict | None) -> str:
         """Write ``last.tar`` (and ``checkpoint_epoch_NNN.tar`` every ``save_every`` epochs and
-        at the end, ``best.tar`` when the validation metric improved); returns last.tar's path."""
+        at the end, ``best.tar`` when the validation metric improved) and mark ``epoch`` done in
+        ``state``; returns last.tar's path."""
         os.makedirs(self.out_dir, exist_ok=True)
-        improved = self._improves(metrics)
-        if improved:
-            key = self.recipe.best_metric
-            self.best = {"metric": key, "value": float(metrics[key]), "epoch": epoch}
+        state = replace(self.state, epoch=epoch, best=self._best(epoch, metrics))
         last = os.path.join(self.out_dir, "last.tar")
         try:
-            save_checkpoint(last, self.model, epoch=epoch, optimizer=self.optimizer.state_dict(),
-                            scaler=self.scaler.state_dict(), recipe=self.recipe.to_dict(),
-                            train_loss=train_loss, metrics=metrics, best=self.best, **self.progress_record())
+            save_checkpoint(last, self.model, optimizer=self.optimizer.state_dict(),
+                            scaler=self.scaler.state_dict(), recipe=self.recipe.to_dict(), train_loss=train_loss,
+                            metrics=metrics, **state.record(), **self.data.record())
         finally:
             _remove_if_present(f"{last}.tmp")
         if epoch % self.save_every == 0 or epoch == self.recipe.epochs:
             _atomic_copy(last, os.path.join(self.out_dir, f"checkpoint_epoch_{epoch:03d}.tar"))
-        if improved:
+        if state.best is not self.state.best:
             _atomic_copy(last, os.path.join(self.out_dir, "best.tar"))
+        self.state = state
         return last
 
-    def progress_record(self) -> dict:
-        """What a checkpoint says of the run so far: steps, seconds, devices, generator version."""
-        record = {"steps": self.steps, "train_seconds": self.train_seconds, "devices": self.devices}
-        if self.recipe.dataset == "synthetic":
-            record["generator_version"] = GENERATOR_VERSION
-        return record
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue the run of ``checkpoint`` (from :func:`load_run`): its state, optimizer and AMP
+        scaler state (a released checkpoint has no optimizer state: Adam starts afresh)."""
+        if "optimizer" in checkpoint.extra:
+            self.optimizer.load_state_dict(checkpoint.extra["optimizer"])
+        else:
+            print(f"{checkpoint.path} holds no optimizer state (a released checkpoint): Adam starts afresh",
+                  flush=True)
+        if checkpoint.extra.get("scaler"):
+            self.scaler.load_state_dict(checkpoint.extra["scaler"])
+        self.state = RunState.from_record(checkpoint.extra)
 
     def fit(self) -> None:
-        """Train from the epoch after ``self.epoch`` through ``recipe.epochs``, validating and
+        """Train from the epoch after ``state.epoch`` through ``recipe.epochs``, validating and
         saving after each epoch."""
         try:
-            for epoch in range(self.epoch + 1, self.recipe.epochs + 1):
+            for epoch in range(self.state.epoch + 1, self.recipe.epochs + 1):
                 lr = self.recipe.learning_rate(epoch)
-                if _device_name(self.device) not in self.devices:
-                    self.devices.append(_device_name(self.device))
+                if _device_name(self.device) not in self.state.devices:
+                    self.state.devices.append(_device_name(self.device))
                 started = time.monotonic()
                 train_loss = self.train_epoch(epoch)
-                self.train_seconds += time.monotonic() - started
+                self.state.train_seconds += time.monotonic() - started
                 metrics, image = self.validate() if self.val_samples else (None, None)
                 last = self.save(epoch, train_loss, metrics)
-                self.epoch = epoch
                 self.log.epoch(epoch, train_loss, lr, metrics, image)
                 summary = f"epoch {epoch}/{self.recipe.epochs}: lr {lr:g}, train loss {train_loss:.4f}"
                 if metrics:
@@ -216,13 +199,10 @@ class Trainer:
             self.log.close()
 
 
-def resume(path: str, dataset: str, train_samples, val_samples=None, overrides: dict | None = None,
-           **trainer_options) -> Trainer:
-    """A Trainer continuing the run saved in ``path`` (a psmnet-train checkpoint) after its epoch.
-
-    Weights, architecture, optimizer and AMP scaler state, best metric and recipe come from the
-    file; ``overrides`` (recipe fields, None = keep) change the recipe, e.g. more epochs.
-    """
+def load_run(path: str, dataset: str, overrides: dict | None = None) -> tuple[torch.nn.Module, Recipe, Checkpoint]:
+    """The model (weights and architecture), recipe and checkpoint of the ``dataset`` run saved in
+    ``path`` (a psmnet-train checkpoint), for :meth:`Trainer.restore`. ``overrides`` (recipe fields,
+    None = keep) change the stored recipe, e.g. more epochs."""
     ckpt = load_checkpoint(path)
     missing = [k for k in TRAINING_KEYS if k not in ckpt.extra]
     if missing or not ckpt.settings:
@@ -235,20 +215,7 @@ def resume(path: str, dataset: str, train_samples, val_samples=None, overrides: 
                               f"from its weights with --init")
     model = build_model(**ckpt.settings)
     apply_weights(model, ckpt)
-    trainer = Trainer(model, recipe_for(dataset, base=stored, **(overrides or {})), train_samples, val_samples,
-                      **trainer_options)
-    if "optimizer" in ckpt.extra:
-        trainer.optimizer.load_state_dict(ckpt.extra["optimizer"])
-    else:
-        print(f"{path} holds no optimizer state (a released checkpoint): Adam starts afresh", flush=True)
-    if ckpt.extra.get("scaler"):
-        trainer.scaler.load_state_dict(ckpt.extra["scaler"])
-    trainer.epoch = int(ckpt.extra["epoch"])
-    trainer.best = ckpt.extra.get("best")
-    trainer.steps = int(ckpt.extra.get("steps", 0))
-    trainer.train_seconds = float(ckpt.extra.get("train_seconds", 0.0))
-    trainer.devices = list(ckpt.extra.get("devices", []))
-    return trainer
+    return model, recipe_for(dataset, base=stored, **(overrides or {})), ckpt
 
 
 def _device_name(device: torch.device) -> str:

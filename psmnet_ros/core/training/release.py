@@ -6,9 +6,9 @@ import os
 from ..checkpoint import apply_weights, load_checkpoint, save_checkpoint
 from ..errors import CheckpointError
 from ..psmnet import build_model
+from .run_state import RUN_STATE_KEYS
 
-RECORD_KEYS = ("epoch", "recipe", "steps", "train_seconds", "devices", "generator_version", "train_loss",
-               "metrics", "best")
+RECORD_KEYS = ("recipe", *RUN_STATE_KEYS, "generator_version", "train_loss", "metrics")
 """What a release keeps of a training checkpoint (the optimizer state is left out)."""
 
 

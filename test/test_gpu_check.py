@@ -51,7 +51,7 @@ def test_steps_report_their_measurements(tiny_check):
     for phase in node["phases"].values():
         assert phase["received"] >= 1 and phase["sent"] > phase["received"]  # fed faster than a CPU computes
         assert phase["latency_ms_p50"] > 0 and set(phase["other_outputs"]) == {
-            "/depth", "/points2", "/disparity/image_color"}
+            "/depth", "/points2", "/disparity/image_color", "/frame_stats"}
 
 
 def test_a_probe_without_result_line_is_an_error_naming_its_last_line():

@@ -18,11 +18,11 @@ from psmnet_ros.msg import FrameStats
 from psmnet_ros.tools import build_msgs
 from psmnet_ros.tools.bag_types import package_typestore
 from psmnet_ros.tools.bag_writer import TYPESTORE
-from ros_helpers import make_header, ros_context, ros_env, spin_until
+from ros_helpers import make_header, reserve_domain_id, ros_context, ros_env, spin_until
 
 REPO = Path(__file__).resolve().parents[1]
 MSG = REPO / "msg" / "FrameStats.msg"
-DOMAIN_ID = 33
+DOMAIN_ID = reserve_domain_id()
 # rosidl_generator_py's names for the .msg types
 PY_TYPES = {"float32": "float", "uint32": "uint32", "string": "string", "std_msgs/Header": "std_msgs/Header"}
 

@@ -11,10 +11,11 @@ from sensor_msgs.msg import CameraInfo, Image
 from stereo_msgs.msg import DisparityImage
 
 from psmnet_ros.msg import FrameStats
-from ros_helpers import ros_context, ros_env, spin_until, stereo_messages, wait_for_publishers, wait_for_subscribers
+from ros_helpers import (reserve_domain_id, ros_context, ros_env, spin_until, stereo_messages, wait_for_publishers,
+                         wait_for_subscribers)
 
 REPO = Path(__file__).resolve().parents[1]
-DOMAIN_ID = 34
+DOMAIN_ID = reserve_domain_id()
 SIZE = (256, 288)            # height, width: the network pads 288 to 288 and 256 to 256 (multiples of 16)
 
 

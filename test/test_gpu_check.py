@@ -1,7 +1,7 @@
 """The prepared GPU check (scripts/gpu_check.sh) on the CPU at tiny sizes, so that it cannot rot unseen.
 
 One run of the steps (pytest -m cuda, psmnet-bench twice, the probes, psmnet_node over real DDS
-on ROS domain 77) with random weights at 256x256; the summary files must say what each step
+on ROS domain 29) with random weights at 256x256; the summary files must say what each step
 did. The numbers themselves are the GPU run's business. The train step is left out here: one
 generated-scene training step costs about 30 s on two CPU cores, and psmnet-train's interrupt
 and resume are test_training.py's.

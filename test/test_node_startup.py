@@ -189,11 +189,11 @@ class OutOfMemoryOnBatches(StereoEstimator):
 
     poisoned = None
 
-    def predict_batch(self, pairs):
+    def predict_batch(self, pairs, with_confidence=False):
         self.calls.append(len(pairs))
         if len(pairs) > 1 or any(left is self.poisoned for left, _ in pairs):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return super().predict_batch(pairs)
+        return super().predict_batch(pairs, with_confidence)
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,7 @@ class PipelineResult:
     out_dir: Path
     node_log: Path
     stages_ms: dict[str, np.ndarray]   # per FrameStats field (latency_ms, queue_wait_ms, ...): one value a frame
+    drops: dict[str, str]              # the node's last /diagnostics drop counts by reason
 
     @property
     def dropped(self) -> int:
@@ -145,7 +146,8 @@ def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate:
                           frames_out=recorder.count(f"{NAMESPACE}/disparity"),
                           latency_ms=recorder.latencies_ms(f"{NAMESPACE}/disparity"),
                           out_dir=out_dir, node_log=node_log,
-                          stages_ms={field: np.array([getattr(m, field) for m in stats]) for field in STAGES})
+                          stages_ms={field: np.array([getattr(m, field) for m in stats]) for field in STAGES},
+                          drops={k: v for k, v in recorder.diagnostics.items() if k.startswith("dropped")})
 
 
 def _frames_in_bag(bag: Path, left_topic: str) -> int:
@@ -188,7 +190,9 @@ def summary(result: PipelineResult) -> str:
     return "\n".join([
         f"frames in:          {result.frames_in}",
         f"frames out:         {result.frames_out}",
-        f"dropped:            {result.dropped}",
+        f"dropped:            {result.dropped}"
+        + (f"  (the node's last /diagnostics: {', '.join(f'{k} {v}' for k, v in result.drops.items())})"
+           if result.dropped and result.drops else ""),
         f"latency p50 / p95:  {p50_p95(result.latency_ms)}  (left image in -> disparity out, through DDS)",
         "in the node, p50 / p95 (frame_stats):",
         *stages,

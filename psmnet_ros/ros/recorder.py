@@ -6,6 +6,7 @@ import time
 from typing import Sequence
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
@@ -42,6 +43,15 @@ class OutputRecorder(Node):
         for topic, cls in topics:
             self.arrivals[topic] = {}
             self.create_subscription(cls, topic, self._callback(topic), qos)
+        self.diagnostics: dict[str, str] = {}  # the node's latest /diagnostics values (drop counts by reason)
+        self._status_name = f"{namespace.rstrip('/')}/psmnet_node: stereo inference"
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name == self._status_name:
+                with self._lock:
+                    self.diagnostics = {kv.key: kv.value for kv in status.values}
 
     def _callback(self, topic: str):
         def record(msg):

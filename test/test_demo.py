@@ -84,6 +84,7 @@ def test_default_options_give_the_node_a_command_line_it_can_parse():
 
     params = node_parameters(build_parser().parse_args([]))
     assert "checkpoint" not in params and params["qos"] == "reliable"
+    assert params["frame_queue_size"] == 3, "the node keeps every frame of the 3-frame bag, bursts too"
     command = node_command({**params, "maxdisp": 12})   # refused by validation, after rcl parsed the arguments
     result = subprocess.run(command, env=ros_env(DOMAIN_ID), capture_output=True, text=True, timeout=120)
     output = result.stdout + result.stderr

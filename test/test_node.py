@@ -1,7 +1,7 @@
 """psmnet_node over real rclpy + DDS, started as a subprocess exactly as the launch file starts it.
 
 Node "A" (exact sync, batch_size 2) serves most tests; node "B" (namespace /approx, approximate
-sync, input_scale 0.5) the approximate-sync and SIGTERM tests. Both take reliable inputs: with
+sync, input_scale 0.5, frame_queue_size 4) the approximate-sync, burst-keeping and SIGTERM tests. Both take reliable inputs: with
 Fast DDS defaults, best-effort samples above ~200 KB between processes can be lost (UDP
 fragments overflow the default socket buffer); test_node_startup.py covers the default
 sensor_data QoS with a small image.
@@ -38,6 +38,9 @@ MAXDISP = 16
 MIN_DEPTH, MAX_DEPTH = 1.0, 5.0
 OUTPUT_WAIT_S = 90.0
 STATUS_NAME = "/psmnet_node: stereo inference"  # node A
+KEPT_BURST = 4
+"""Node B's frame_queue_size, and the burst it must keep whole: below the synchronizer's queue_size (5),
+so no input message of the burst can expire while its partners are still on their way."""
 
 
 # ------------------------------------------------------------------ helpers
@@ -157,7 +160,7 @@ def nodes(checkpoint, tmp_path_factory):
         "-r", "right/image_rect:=/cam/right/image_rect", "-r", "right/camera_info:=/cam/right/camera_info")
     node_b = NodeProcess(
         logs / "b.log", DOMAIN_ID, *common, "-r", "__ns:=/approx", "-p", "approximate_sync:=true",
-        "-p", "input_scale:=0.5",
+        "-p", "input_scale:=0.5", "-p", f"frame_queue_size:={KEPT_BURST}",
         "-p", "qos:=reliable",
         "-p", "approximate_sync_tolerance_seconds:=0.05")
     try:
@@ -497,6 +500,20 @@ def test_approximate_sync_pairs_only_stamps_within_tolerance(ros, large_pair):
     # is 50 ulps at 30 px).
     assert disparity.min() >= msg.min_disparity - 1e-4 and disparity.max() <= msg.max_disparity + 1e-4
     assert disparity.max() > MAXDISP - 1 + doffs, "disparities are in full-resolution pixels"
+
+
+def test_a_frame_queue_as_long_as_a_burst_keeps_every_frame_of_it(ros, large_pair):
+    """Bag playback: a repaired image can arrive together with the next ones. With frame_queue_size 4,
+    four sets sent at once (far faster than inference) all come out, in order; node A, whose queue is
+    one batch deep, drops frames of such bursts (test_burst_drops_the_oldest_frames...)."""
+    client = ros["b"]
+    base = T0_NS + 50_000_000_000
+    sent = [base + i * 200_000_000 for i in range(KEPT_BURST)]   # 200 ms apart: beyond the 50 ms tolerance
+    for stamp in sent:
+        client.send(stereo_set(*large_pair, stamp))
+    for stamp in sent:
+        client.wait_for("disparity", stamp)
+    assert [s for s in client.stamps("disparity") if s in sent] == sent
 
 
 def test_sigterm_and_sigint_stop_the_nodes_within_seconds(nodes):

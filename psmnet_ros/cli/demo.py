@@ -34,6 +34,8 @@ from ..core.weights import parse_weights
 from .common import add_estimator_arguments, one_line_errors
 
 PROG = "psmnet-demo"
+DEMO_FRAME_QUEUE = 16
+"""Most pairs the demo's node keeps waiting for the network (two 741x500 RGB images each)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,8 +102,11 @@ def node_parameters(args: argparse.Namespace) -> dict[str, object]:
     """The node's parameters for the demo's options: only those given (the params file has the rest)."""
     # The player publishes reliably; a reliable subscription also avoids losing megabyte-sized
     # images over UDP, where Fast DDS runs without shared memory (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST).
+    # Reliable delivery repairs a lost UDP fragment a second or more later, so a delayed image can
+    # arrive together with the next frame's; the demo keeps such bursts instead of dropping the older
+    # frame as a live node would. The interval lets the node keep up, so the queue stays short.
     params = {"device": args.device, "precision": args.precision, "input_scale": args.input_scale,
-              "qos": "reliable"}
+              "qos": "reliable", "frame_queue_size": min(args.frames, DEMO_FRAME_QUEUE)}
     params.update({k: v for k, v in (("checkpoint", args.checkpoint), ("variant", args.variant),
                                      ("maxdisp", args.maxdisp), ("align_corners", args.align_corners))
                    if v not in (None, "")})   # "" = the default weights: the params file's empty checkpoint

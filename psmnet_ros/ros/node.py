@@ -129,7 +129,7 @@ class PSMNetNode(Node):
     def _setup_io(self) -> None:
         s = self._settings
         self._stats = InferenceStats()
-        self._queue = FrameQueue(capacity=s.batch_size, batch_size=s.batch_size,
+        self._queue = FrameQueue(capacity=s.frame_queue_size or s.batch_size, batch_size=s.batch_size,
                                  max_delay_s=s.max_batch_delay_ms / 1000.0)
         self._sync = StereoSynchronizer(self._on_stereo_set, queue_size=s.queue_size,
                                         approximate=s.approximate_sync,

@@ -37,6 +37,7 @@ class NodeSettings:
     device: str = "cuda"
     precision: str = "fp32"
     batch_size: int = 1
+    frame_queue_size: int = 0
     max_batch_delay_ms: float = 10.0
     input_scale: float = 1.0
     approximate_sync: bool = False
@@ -61,6 +62,9 @@ _DESCRIPTIONS = {
     "precision": "inference precision: fp32 (strict), tf32, fp16, bf16, or auto (fp16 on CUDA GPUs of "
                  "compute capability >= 7.0, else fp32); the last stage always runs in fp32",
     "batch_size": "most synchronized pairs of one size per forward pass",
+    "frame_queue_size": "synchronized pairs waiting for the network at most; a new pair finding them all "
+                        "waiting drops the oldest; 0 = batch_size (live cameras: the newest frames count), "
+                        "more (>= batch_size) keeps short bursts, e.g. from a bag or a network hiccup",
     "max_batch_delay_ms": "longest wait after the oldest waiting pair for a batch to fill (milliseconds)",
     "input_scale": f"factor the pair is resized by for the network, in (0, {MAX_INPUT_SCALE:g}]; disparities "
                    "are returned in image pixels",
@@ -75,7 +79,8 @@ _DESCRIPTIONS = {
     "diagnostics_period": "period of the /diagnostics status (seconds)",
 }
 
-_INT_RANGES = {"maxdisp": (4, 1024, 4), "batch_size": (1, 64, 1), "queue_size": (1, 1000, 1)}
+_INT_RANGES = {"maxdisp": (4, 1024, 4), "batch_size": (1, 64, 1), "frame_queue_size": (0, 1000, 1),
+               "queue_size": (1, 1000, 1)}
 _FLOAT_RANGES = {"max_batch_delay_ms": (0.0, 10000.0), "input_scale": (0.0, MAX_INPUT_SCALE),
                  "approximate_sync_tolerance_seconds": (0.0, 60.0), "min_depth": (0.0, 1.0e6),
                  "max_depth": (0.0, 1.0e6), "confidence_threshold": (0.0, 1.0), "diagnostics_period": (0.05, 3600.0)}
@@ -128,6 +133,9 @@ def validate(settings: NodeSettings) -> None:
         _fail("device", s.device, "must be cpu, cuda or cuda:N")
     if s.batch_size < 1:
         _fail("batch_size", s.batch_size, "must be >= 1")
+    if s.frame_queue_size and not s.batch_size <= s.frame_queue_size <= 1000:
+        _fail("frame_queue_size", s.frame_queue_size, f"must be 0 (= batch_size) or from batch_size "
+                                                       f"({s.batch_size}) to 1000")
     if s.queue_size < 1:
         _fail("queue_size", s.queue_size, "must be >= 1")
     if not 0.0 < s.input_scale <= MAX_INPUT_SCALE:

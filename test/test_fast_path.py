@@ -9,6 +9,7 @@ for a batch and the out-of-memory classification, which need no GPU to run. The 
 device selection) carry the ``cuda`` marker (``pytest -m cuda``) and skip without a GPU.
 """
 import os
+import platform
 import subprocess
 import sys
 import threading
@@ -23,8 +24,8 @@ from psmnet_ros.core import InputError, StereoEstimator
 from psmnet_ros.core.cost_volume import concat_cost_volume
 from psmnet_ros.core.datasets.middlebury import MiddleburyMotorcycle
 from psmnet_ros.core.estimator import load_estimator
-from psmnet_ros.core.fast import (CudaGraphRunner, FastConfig, fold_batchnorm, folded_conv, fused_soft_argmin,
-                                  linear_interpolation_matrix, precision_flags, resolve_precision)
+from psmnet_ros.core.fast import (CudaGraphRunner, FastConfig, cpu_has_native_bf16, fold_batchnorm, folded_conv,
+                                  fused_soft_argmin, linear_interpolation_matrix, precision_flags, resolve_precision)
 from psmnet_ros.core.fast.cost_volume import concat_cost_volume_into
 from psmnet_ros.core.fast.cuda_graph import error_chain, fitting_key
 from psmnet_ros.core.fast.memory import as_out_of_memory, is_out_of_memory
@@ -347,6 +348,22 @@ def test_precision_policy_on_cpu():
     assert [resolve_precision(p, cpu) for p in ("fp32", "tf32", "fp16", "bf16")] == ["fp32", "tf32", "fp16", "bf16"]
     with pytest.raises(InputError, match="unknown precision 'fp64'"):
         resolve_precision("fp64", cpu)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.machine() != "x86_64",
+                    reason="reads the x86 CPU flags from /proc/cpuinfo")
+def test_native_bf16_follows_the_cpu_flags():
+    """oneDNN's bfloat16 kernels need AVX-512 BW, VL and DQ (avx512_core) or, on AVX2 CPUs, the AVX-NE-CONVERT and
+    AVX-VNNI-INT8 extensions (avx2_vnni_2): with the first the CPU has them, with neither it has not."""
+    flags = set()
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    if {"avx512bw", "avx512vl", "avx512dq"} <= flags:
+        assert cpu_has_native_bf16()
+    elif "avx_ne_convert" not in flags:
+        assert not cpu_has_native_bf16()
 
 
 # ------------------------------------------------------------------------------------------ the estimator

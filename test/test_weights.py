@@ -12,6 +12,7 @@ import torch
 
 from psmnet_ros.core import CATALOG, CheckpointError, InputError, StereoEstimator, catalog_path, load_checkpoint
 from psmnet_ros.core.estimator import load_estimator
+from psmnet_ros.core.fast import cpu_has_native_bf16
 from psmnet_ros.core.weights import DEFAULT, RANDOM, file_sha256, parse_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,6 +113,13 @@ def test_random_weights_come_with_a_notice_and_files_keep_their_path(tmp_path):
 def test_device_and_precision_fallbacks_are_notices():
     _, notices = load_estimator(RANDOM, variant="basic", maxdisp=16, device="cpu", precision="fp16")
     assert any("precision 'fp16' is not usable on the cpu" in n for n in notices)
+    estimator, notices = load_estimator(RANDOM, variant="basic", maxdisp=16, device="cpu", precision="bf16")
+    if cpu_has_native_bf16():
+        assert estimator.precision == "bf16" and not any("precision" in n for n in notices)
+    else:
+        assert estimator.precision == "fp32"
+        assert any("precision 'bf16' is not usable on this cpu: it has no native bfloat16 kernels" in n
+                   for n in notices)
     if not torch.cuda.is_available():
         estimator, notices = load_estimator(RANDOM, variant="basic", maxdisp=16, device="cuda")
         assert estimator.device.type == "cpu"

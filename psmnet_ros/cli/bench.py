@@ -24,10 +24,11 @@ import numpy as np
 import torch
 
 from ..core.errors import InputError
-from ..core.estimator import load_estimator
+from ..core.estimator import NO_NATIVE_BF16, load_estimator
 from ..core.fast.benchmark import (BENCH_ROWS, BENCH_ROWS_BY_NAME, CPU_BENCH_ROWS, Measurement, build_estimator,
                                    format_table, graph_report, middlebury_errors, reference_differences,
                                    reference_model, release, time_batches)
+from ..core.fast.precision import cpu_has_native_bf16
 from ..core.fast.versions import cudnn_notes, runtime_text
 from ..core.preprocess import MIN_SIZE
 from ..core.psmnet import VARIANTS
@@ -91,6 +92,9 @@ def _check_args(args: argparse.Namespace) -> torch.device:
     cuda_only = [name for name in args.variants or () if BENCH_ROWS_BY_NAME[name].cuda_only]
     if device.type == "cpu" and cuda_only:
         raise InputError(f"variants {', '.join(cuda_only)} need a CUDA device")
+    bf16 = [name for name in args.variants or () if BENCH_ROWS_BY_NAME[name].precision == "bf16"]
+    if device.type == "cpu" and bf16 and not cpu_has_native_bf16():
+        raise InputError(f"variants {', '.join(bf16)} cannot run on this CPU: {NO_NATIVE_BF16}")
     return device
 
 

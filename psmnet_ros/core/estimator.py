@@ -15,7 +15,7 @@ import torch
 
 from .checkpoint import Checkpoint, apply_weights, load_checkpoint
 from .errors import CheckpointError, InputError
-from .fast import CudaGraphRunner, FastConfig, FastEngine, precision_flags, resolve_precision
+from .fast import CudaGraphRunner, FastConfig, FastEngine, cpu_has_native_bf16, precision_flags, resolve_precision
 from .fast import PRECISIONS  # noqa: F401  re-exported: the command-line tools take their choices from here
 from .fast.memory import as_out_of_memory, is_out_of_memory
 from .preprocess import check_pair, crop_output, min_size_at_scale, padding_for, to_network_input
@@ -28,6 +28,8 @@ MAX_INPUT_SCALE = 4.0
 RANDOM_WEIGHTS_NOTICE = ("weights 'random': PSMNet runs with RANDOM UNTRAINED weights, and its disparity, depth "
                          "and points are MEANINGLESS; leave the weights empty for the default trained ones")
 _AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
+NO_NATIVE_BF16 = ("it has no native bfloat16 kernels (oneDNN needs AVX-512 or AMX on x86, BF16 on ARM), and "
+                  "PyTorch's fallback runs PSMNet's 3-D convolutions hundreds of times slower than fp32")
 
 
 def resolve_device(device: str | torch.device, notices: list[str] | None = None) -> torch.device:
@@ -53,7 +55,8 @@ def resolve_runtime(device: str | torch.device, precision: str,
     """The device and concrete precision to run on, with the fallbacks applied.
 
     "cuda" without a GPU runs on the CPU; "fp16" on the CPU runs in fp32 (CPU float16
-    autocast is very slow and overflows). Each fallback is appended to ``notices``, or
+    autocast is very slow and overflows), and so does "bf16" on a CPU without native bfloat16
+    kernels (:func:`cpu_has_native_bf16`). Each fallback is appended to ``notices``, or
     warned when ``notices`` is None.
     """
     dev = resolve_device(device, notices)
@@ -61,6 +64,9 @@ def resolve_runtime(device: str | torch.device, precision: str,
     if dev.type == "cpu" and resolved == "fp16":
         _notice(notices, "precision 'fp16' is not usable on the cpu (autocast there is very slow and overflows): "
                          "running in fp32")
+        resolved = "fp32"
+    if dev.type == "cpu" and resolved == "bf16" and not cpu_has_native_bf16():
+        _notice(notices, f"precision 'bf16' is not usable on this cpu: {NO_NATIVE_BF16}: running in fp32")
         resolved = "fp32"
     return dev, resolved
 

@@ -15,8 +15,8 @@ from .engine import FastEngine
 from .fold_bn import fold_batchnorm, fold_batchnorm_, folded_conv
 from .last_stage import fused_soft_argmin, linear_interpolation_matrix
 from .model import FastConfig, FastPSMNet
-from .precision import DTYPES, PRECISIONS, precision_flags, resolve_precision
+from .precision import DTYPES, PRECISIONS, cpu_has_native_bf16, precision_flags, resolve_precision
 
 __all__ = ["CudaGraphRunner", "DTYPES", "FastConfig", "FastEngine", "FastPSMNet", "PRECISIONS",
-           "fold_batchnorm", "fold_batchnorm_", "folded_conv", "fused_soft_argmin", "linear_interpolation_matrix",
-           "precision_flags", "resolve_precision"]
+           "cpu_has_native_bf16", "fold_batchnorm", "fold_batchnorm_", "folded_conv", "fused_soft_argmin",
+           "linear_interpolation_matrix", "precision_flags", "resolve_precision"]

@@ -36,6 +36,15 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "fp32"
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN has bfloat16 kernels for this CPU (x86: AVX-512 BW/VL/DQ or newer; ARM: BF16).
+
+    Without them PyTorch runs bfloat16 convolutions in its reference code: a 3-D convolution of PSMNet's
+    cost volume (1x32x12x64x64, 3x3x3) took 8.9 s in bf16 against 0.03 s in fp32 on a 2-core AVX2 EPYC.
+    """
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 @contextmanager
 def precision_flags(precision: str, device: torch.device, benchmark: bool | None = None) -> Iterator[None]:
     """On CUDA: cuDNN convolutions in TF32 only for "tf32" (else IEEE fp32), matmuls in IEEE fp32, and

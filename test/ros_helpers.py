@@ -198,12 +198,13 @@ def stereo_messages(left_rgb: np.ndarray, right_rgb: np.ndarray, stamp_ns: int,
 
 class NodeProcess:
     """psmnet_node in a subprocess on ``domain_id``: ``--params-file config/psmnet.yaml`` plus ``ros_args``,
-    as the launch file starts it; stdout and stderr go to ``log_path``."""
+    as the launch file starts it, with ``env_extra`` added to its environment; stdout and stderr go to
+    ``log_path``."""
 
-    def __init__(self, log_path: Path, domain_id: int, *ros_args: str):
+    def __init__(self, log_path: Path, domain_id: int, *ros_args: str, env_extra: dict | None = None):
         self.log_path = Path(log_path)
         self._log = open(log_path, "w")
-        env = ros_env(domain_id)
+        env = {**ros_env(domain_id), **(env_extra or {})}
         env["PYTHONPATH"] = f"{REPO}:{env['PYTHONPATH']}" if env.get("PYTHONPATH") else str(REPO)
         env["PYTHONUNBUFFERED"] = "1"
         env["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"

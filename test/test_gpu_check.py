@@ -50,6 +50,9 @@ def test_steps_report_their_measurements(tiny_check):
     assert node["first_frame_s"] > 0 and set(node["phases"]) == {"10 Hz", "as fast as it goes"}
     for phase in node["phases"].values():
         assert phase["received"] >= 1 and phase["sent"] > phase["received"]  # fed faster than a CPU computes
+        # Sets the reliable writers refused ("cannot publish data") are counted, not sent: under load it happens.
+        assert isinstance(phase["publish_failed"], int) and (phase["publish_error"] is None) == (
+            phase["publish_failed"] == 0)
         assert phase["latency_ms_p50"] > 0 and set(phase["other_outputs"]) == {
             "/depth", "/points2", "/disparity/image_color", "/frame_stats"}
 

@@ -335,7 +335,8 @@ def step_node(check: Check):
         problems.append("no first frame")
     summary = f"first frame {found['first_frame_s']} s; " + "; ".join(
         f"{phase}: {v['rate_hz']} Hz out of {v['sent']} sent, latency p50/p95 {v['latency_ms_p50']}/"
-        f"{v['latency_ms_p95']} ms, dropped {v['dropped']}" for phase, v in found["phases"].items())
+        f"{v['latency_ms_p95']} ms, dropped {v['dropped']}, refused by DDS {v['publish_failed']}"
+        for phase, v in found["phases"].items())
     if problems:
         raise StepFailed("; ".join(problems), found)
     return summary, found
@@ -406,6 +407,7 @@ def run_node(check: Check) -> dict:
     """psmnet_node in a subprocess, fed and listened to from this process over DDS (domain NODE_DOMAIN_ID)."""
     import rclpy
     from builtin_interfaces.msg import Time
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -436,6 +438,7 @@ def run_node(check: Check) -> dict:
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     sent: dict[int, float] = {}
+    failed: list[str] = []  # the phase's refused publications (RCLError texts)
     node_log = check.work / "node.log"
     check.log(f"\n$ {' '.join(command)}   (log below, after the node stops)")
     started = time.monotonic()
@@ -443,15 +446,21 @@ def run_node(check: Check) -> dict:
         node = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        def publish(index: int) -> int:
+        def publish(index: int) -> int | None:
+            """Publish one stereo set; None if DDS refused a message of it (counted in publish_failed)."""
             stamp = time.time_ns()
             header = Header(frame_id="camera", stamp=Time(sec=stamp // 10**9, nanosec=stamp % 10**9))
             left, right = pairs[index % 2]
             left_info, right_info = camera_infos(header, height, width)
             messages = (rgb_image_msg(left, header), left_info, rgb_image_msg(right, header), right_info)
             sent[stamp] = time.monotonic()
-            for publisher, msg in zip(publishers, messages):
-                publisher.publish(msg)
+            try:
+                for publisher, msg in zip(publishers, messages):
+                    publisher.publish(msg)
+            except _rclpy.RCLError as exc:  # "cannot publish data": the reliable writer found no room in time
+                del sent[stamp]
+                failed.append(str(exc).split(",")[0])
+                return None
             return stamp
 
         def feed(interval_s: float, until, stamps: list) -> None:
@@ -460,7 +469,9 @@ def run_node(check: Check) -> dict:
                 if node.poll() is not None:
                     raise RuntimeError(f"psmnet_node exited with status {node.returncode}")
                 due = time.monotonic() + interval_s
-                stamps.append(publish(index))
+                stamp = publish(index)
+                if stamp is not None:
+                    stamps.append(stamp)
                 index += 1
                 time.sleep(max(0.0, due - time.monotonic()))
 
@@ -471,13 +482,15 @@ def run_node(check: Check) -> dict:
                  "phases": {}}
         for phase, interval in (("10 Hz", 0.1), ("as fast as it goes", 0.01)):
             stamps: list[int] = []
+            failed.clear()
             begin = time.monotonic()
             feed(interval, lambda: time.monotonic() - begin > check.sizes.phase_s, stamps)
             duration = time.monotonic() - begin
             drain = time.monotonic() + 30.0  # the queue keeps the newest frame: the phase's last one comes out
             while time.monotonic() < drain and stamps[-1] not in recorder.arrival_times("/disparity"):
                 time.sleep(0.05)
-            found["phases"][phase] = phase_stats(recorder, stamps, sent, duration)
+            found["phases"][phase] = dict(phase_stats(recorder, stamps, sent, duration),
+                                          publish_failed=len(failed), publish_error=failed[0] if failed else None)
         return found
     finally:
         if node.poll() is None:

@@ -165,9 +165,20 @@ def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_i
             sub = node.create_subscription(DisparityImage, "disparity", received.append, 5)
             assert wait_for_subscribers(node, publishers, 30.0) and wait_for_publishers(node, [sub], 30.0)
             stamp = 1_700_000_000_123_456_789
-            for publisher, msg in zip(publishers, stereo_messages(*pair, stamp, frame_id="cam")):
-                publisher.publish(msg)
-            assert spin_until(node, lambda: received, 90.0), log_path.read_text()
+            messages = stereo_messages(*pair, stamp, frame_id="cam")
+            next_send = [0.0]
+
+            def came_out():
+                """Best effort loses a set when a datagram of its images is dropped (a receiver starved of
+                CPU: stress run 4 of 261fe2c lost the one set sent): send it again every 2 s, as a camera
+                sends its next frame, until a disparity comes out."""
+                if not received and time.monotonic() >= next_send[0]:
+                    for publisher, msg in zip(publishers, messages):
+                        publisher.publish(msg)
+                    next_send[0] = time.monotonic() + 2.0
+                return bool(received)
+
+            assert spin_until(node, came_out, 90.0), log_path.read_text()
             assert (received[0].header.stamp.sec, received[0].header.stamp.nanosec) == (1_700_000_000, 123_456_789)
             node.destroy_node()
     finally:

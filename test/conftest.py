@@ -53,3 +53,11 @@ def motorcycle_prediction(default_estimator, motorcycle):
     """The default weights' disparity of the Motorcycle pair (pixels, 500x741 float32), computed once a session:
     one full-size forward pass costs about 20 s on two CPU cores."""
     return default_estimator.predict(motorcycle["left"], motorcycle["right"])
+
+
+@pytest.fixture(scope="session")
+def motorcycle_prediction_half_scale(motorcycle):
+    """``StereoEstimator.pretrained(input_scale=0.5).predict`` of the Motorcycle pair: the network sees it at
+    371x250 and the disparity comes back at 741x500 in image pixels (float32). A quarter of a full-size pass."""
+    from psmnet_ros.core import StereoEstimator
+    return StereoEstimator.pretrained(input_scale=0.5).predict(motorcycle["left"], motorcycle["right"])

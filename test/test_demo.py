@@ -30,8 +30,10 @@ def run_demo(*args, timeout_s: float) -> subprocess.CompletedProcess:
 
 def test_demo_writes_offline_and_ros_results(tmp_path):
     out = tmp_path / "results"
+    # --interval 1: the second frame arrives while the node computes the first (seconds a frame on a CPU), so
+    # the node's queue holds it (frame_queue_size = the bag's frames), instead of 1.5 offline passes' idle wait.
     result = run_demo("--out-dir", str(out), "--frames", "2", "--checkpoint", "random", "--variant", "basic",
-                      "--maxdisp", "16", "--input-scale", "0.5", timeout_s=600)
+                      "--maxdisp", "16", "--input-scale", "0.5", "--interval", "1", timeout_s=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "WARNING: weights 'random'" in result.stderr and "RANDOM UNTRAINED weights" in result.stderr
     for name in ("motorcycle_left_disp.png", "motorcycle_left_depth.npy", "motorcycle_left.ply",

@@ -87,50 +87,57 @@ def test_directories_with_a_progress_bar(motorcycle_files, tmp_path):
     assert (tmp_path / "motorcycle_disp.png").is_file() and not (tmp_path / "motorcycle.ply").exists()
 
 
-def test_without_checkpoint_the_default_weights_run_without_a_warning(motorcycle_files, tmp_path, capsys):
+def test_without_checkpoint_the_default_weights_run_without_a_warning(motorcycle_files, tmp_path, capsys,
+                                                                      motorcycle_prediction_half_scale):
     folder, left = motorcycle_files
     left_path, right_path = folder / "left" / "motorcycle.png", folder / "right" / "motorcycle.png"
     assert main([str(left_path), str(right_path), "--out-dir", str(tmp_path), "--input-scale", "0.5"]) == 0
     assert "WARNING" not in capsys.readouterr().err
-    expected = StereoEstimator.pretrained("kitti2015", input_scale=0.5).predict(
-        cv2.imread(str(left_path))[..., ::-1], cv2.imread(str(right_path))[..., ::-1])
-    np.testing.assert_array_equal(np.load(tmp_path / "motorcycle_disp.npy"), expected)
+    # The PNGs hold scikit-image's arrays losslessly: the pair the fixture predicted from.
+    np.testing.assert_array_equal(np.load(tmp_path / "motorcycle_disp.npy"), motorcycle_prediction_half_scale)
+
+
+def test_a_missing_image_exits_2_with_one_line_and_no_traceback():
+    """The installed command as a user runs it: the exit status and stderr of a real process."""
+    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.infer", "/no/left.png", "/no/right.png",
+                             "--checkpoint", "random", "--variant", "basic", "--maxdisp", "16",
+                             "--out-dir", "/tmp/psmnet_err"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == ["psmnet-infer: error: no such image: /no/left.png"]
+
+
+def _stderr_lines(argv, capsys) -> list[str]:
+    """psmnet-infer's main in this process (no interpreter start-up): exit status 2, stderr ending in the one
+    error line (after the random-weights warning, where random weights are asked for)."""
+    assert main([*argv, "--out-dir", "/tmp/psmnet_err"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line for line in lines if "error" in line] == lines[-1:], lines
+    assert lines[-1].startswith("psmnet-infer: error: ")
+    return lines
 
 
 @pytest.mark.parametrize("args,message", [
-    (["/no/left.png", "/no/right.png"], "no such image: /no/left.png"),
     (["L", "R", "--focal", "700"], "--focal and --baseline go together"),
     (["L", "R", "--checkpoint", "/no/ckpt.tar"], "unknown weights '/no/ckpt.tar': not a file, and not one of the "
                                                  "names kitti2015, random"),
 ])
-def test_errors_are_one_line(motorcycle_files, args, message):
+def test_errors_are_one_line(motorcycle_files, args, message, capsys):
     folder, _ = motorcycle_files
     args = [str(folder / "left" / "motorcycle.png") if a == "L" else str(folder / "right" / "motorcycle.png")
             if a == "R" else a for a in args]
-    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.infer", "--checkpoint", "random", *args,
-                             "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5",
-                             "--out-dir", "/tmp/psmnet_err"],  # a --checkpoint in args comes later and wins
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("psmnet-infer: error:") and message in last
-    assert "Traceback" not in result.stderr
+    # A --checkpoint in args comes after "random" and wins.
+    assert message in _stderr_lines(["--checkpoint", "random", "--variant", "basic", "--maxdisp", "16",
+                                     "--input-scale", "0.5", *args], capsys)[-1]
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--variant", "basic"], "variant 'basic' needs other weights"),
-    (["--maxdisp", "96", "--no-align-corners"], "maxdisp 96, align_corners False needs other weights"),
-])
-def test_settings_the_default_weights_cannot_run_are_one_line(motorcycle_files, args, message):
+def test_settings_the_default_weights_cannot_run_are_one_line(motorcycle_files, capsys):
     folder, _ = motorcycle_files
-    result = subprocess.run([sys.executable, "-m", "psmnet_ros.cli.infer", str(folder / "left" / "motorcycle.png"),
-                             str(folder / "right" / "motorcycle.png"), *args, "--out-dir", "/tmp/psmnet_err"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("psmnet-infer: error: the kitti2015 (official PSMNet, KITTI "
-                                                   "2015) weights are variant 'stackhourglass'"), result.stderr
-    assert message in lines[0] and "'random' for untrained weights" in lines[0]
+    (line,) = _stderr_lines([str(folder / "left" / "motorcycle.png"), str(folder / "right" / "motorcycle.png"),
+                             "--variant", "basic", "--maxdisp", "96", "--no-align-corners"], capsys)
+    assert line.startswith("psmnet-infer: error: the kitti2015 (official PSMNet, KITTI 2015) weights are variant "
+                           "'stackhourglass'")
+    assert "variant 'basic', maxdisp 96, align_corners False needs other weights" in line
+    assert "'random' for untrained weights" in line
 
 
 def test_confidence_files_and_threshold(motorcycle_files, tmp_path, reference_dir):

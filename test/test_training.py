@@ -275,20 +275,6 @@ def test_checkpoints_of_older_runs_resume_with_default_state(tmp_path, capsys):
 
 # --- training the network -----------------------------------------------------------------------
 
-def test_a_few_steps_lower_the_loss_on_a_fixed_batch(kitti, tmp_path):
-    samples = Kitti2015(kitti["root"], kitti["train"])
-    torch.manual_seed(0)
-    model = build_model("basic", maxdisp=16)
-    recipe = recipe_for("kitti2015", batch_size=2, crop=(256, 256))
-    trainer = Trainer(model, recipe, training_source(recipe, 16, samples), out_dir=str(tmp_path), progress=False)
-    left = np.stack([samples[i]["left"] for i in range(2)])
-    right = np.stack([samples[i]["right"] for i in range(2)])
-    disparity = np.stack([samples[i]["disparity"] for i in range(2)])
-    losses = [trainer.train_step(left, right, disparity) for _ in range(3)]
-    assert all(np.isfinite(losses))
-    assert losses[-1] < 0.5 * losses[0], losses
-
-
 def test_train_resume_and_load_the_checkpoint(kitti, tmp_path, capsys):
     out = tmp_path / "run"
     args = _split_args(kitti) + TINY + ["--epochs", "1", "--workers", "1", "--out-dir", str(out)]
@@ -319,6 +305,9 @@ def test_train_resume_and_load_the_checkpoint(kitti, tmp_path, capsys):
     trainer.fit()
     second = load_checkpoint(out / "checkpoint_epoch_002.tar")
     assert second.extra["epoch"] == 2
+    # Learning: both epochs train on the same batch (a 256x256 crop of a 256x256 frame is the frame), so the
+    # one Adam step of epoch 1, carried over the resume, must lower its loss (3.72 -> 0.63 here).
+    assert second.extra["train_loss"] < 0.5 * saved.extra["train_loss"], (saved.extra, second.extra)
     assert {s["step"].item() for s in second.extra["optimizer"]["state"].values()} == {2.0}
 
     # What training wrote loads into the estimator with no explicit settings, and predicts.

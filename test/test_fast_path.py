@@ -179,8 +179,9 @@ def test_fused_last_stage_needs_far_less_memory():
     window measure gathers a few disparities per pixel (14 of 192 for +-6 px) from the band.
     """
     # A fixed mmap threshold makes glibc map every block over 64 KiB on its own and unmap it when freed,
-    # so the resident size follows the live tensors instead of the heap's reuse pattern.
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    # so the resident size follows the live tensors instead of the heap's reuse pattern; GLIBC_TUNABLES
+    # cleared: scripts/test.sh's keeps freed memory, which would hide the peak.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", GLIBC_TUNABLES="")
     out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE], capture_output=True, text=True, timeout=120,
                          check=True, env=env).stdout
     fused_mib, plain_mib, confidence_mib = (float(v) for v in out.split())

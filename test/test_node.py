@@ -160,8 +160,9 @@ def nodes(checkpoint, tmp_path_factory):
         "-r", "right/image_rect:=/cam/right/image_rect", "-r", "right/camera_info:=/cam/right/camera_info",
         # glibc maps every block over 64 KiB on its own and unmaps it when freed, so A's resident size
         # follows its live memory (test_burst_drops_the_oldest_frames_and_memory_stays_flat), not how much
-        # of the freed activations the heap keeps: that varied by up to 24.5 MB between bursts.
-        env_extra={"MALLOC_MMAP_THRESHOLD_": "65536"})
+        # of the freed activations the heap keeps: that varied by up to 24.5 MB between bursts. GLIBC_TUNABLES
+        # cleared: scripts/test.sh's keeps all freed memory, in which kept frames could hide.
+        env_extra={"MALLOC_MMAP_THRESHOLD_": "65536", "GLIBC_TUNABLES": ""})
     node_b = NodeProcess(
         logs / "b.log", DOMAIN_ID, *common, "-r", "__ns:=/approx", "-p", "approximate_sync:=true",
         "-p", "input_scale:=0.5", "-p", f"frame_queue_size:={KEPT_BURST}",

@@ -99,7 +99,7 @@ def _stop_node(proc: subprocess.Popen, log_path) -> tuple[int, str]:
 
 
 # A 256x256 window of the Motorcycle pair around the motorcycle: one forward pass of the default weights on it
-# costs a sixth of one on the whole 741x500 pair (about 3 s instead of 15 s on two CPU cores), and the node runs
+# costs a sixth of one on the whole 741x500 pair (2.3 s instead of 14.6 s on two CPU cores), and the node runs
 # one here and the test one more for its expected disparity.
 WINDOW_ROWS, WINDOW_COLS = slice(122, 378), slice(240, 496)
 

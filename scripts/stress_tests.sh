@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The stress check to run before stopping work on the node, its tests or its shutdown (README, Development):
+# The stress check to run before stopping work on the node, its tests or its shutdown (docs/development.md, Stress check):
 # the test suite N times on a fresh clone of the current commit while two busy processes load the CPU, then
 # M start/stop cycles of psmnet_node with SIGTERM or SIGINT at a random moment (scripts/node_cycles.py).
 #

@@ -24,8 +24,9 @@ import numpy as np
 import torch
 
 from ..core.errors import InputError
-from ..core.estimator import NO_NATIVE_BF16, load_estimator
-from ..core.fast.benchmark import (BENCH_ROWS, BENCH_ROWS_BY_NAME, CPU_BENCH_ROWS, Measurement, build_estimator,
+from ..core.device import NO_NATIVE_BF16
+from ..core.estimator import load_estimator
+from ..core.benchmarking.rows import (BENCH_ROWS, BENCH_ROWS_BY_NAME, CPU_BENCH_ROWS, Measurement, build_estimator,
                                    format_table, graph_report, middlebury_errors, reference_differences,
                                    reference_model, release, time_batches)
 from ..core.fast.precision import cpu_has_native_bf16

@@ -17,7 +17,7 @@ from torch.utils.data import Subset
 
 from ..core.datasets import open_dataset
 from ..core.errors import InputError
-from ..core.estimator import StereoEstimator
+from ..core.model_loading import load_model
 from ..core.psmnet import VARIANTS, build_model
 from ..core.training import RECIPES, Trainer, check_crop, load_run, recipe_for, release_weights, training_source
 from .common import one_line_errors
@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--resume", metavar="CKPT", help="continue the run saved in CKPT (e.g. OUT_DIR/last.tar) "
                                                         "after its epoch, optimizer state included")
-    start.add_argument("--init", metavar="CKPT", help="start a new run from these weights (any checkpoint "
-                                                      "psmnet-infer loads)")
+    start.add_argument("--init", metavar="WEIGHTS", help="start a new run from these weights: a checkpoint file or "
+                                                         "a weights name (e.g. kitti2015, checked by sha256), "
+                                                         "as psmnet-infer's --checkpoint takes them")
     recipe = parser.add_argument_group("recipe (default: the dataset's, or the resumed run's)")
     recipe.add_argument("--epochs", type=int, help="last epoch to train (sceneflow 10, kitti 300)")
     recipe.add_argument("--batch-size", type=int, help="images per optimizer step (12)")
@@ -193,8 +194,10 @@ def _default_out_dir(args: argparse.Namespace) -> str:
 def _new_model(args: argparse.Namespace) -> torch.nn.Module:
     """The model of a new run: --init's weights, else the official random initialization."""
     if args.init:
-        return StereoEstimator.from_checkpoint(args.init, variant=args.variant, maxdisp=args.maxdisp,
-                                               align_corners=args.align_corners).model
+        loaded = load_model(args.init, variant=args.variant, maxdisp=args.maxdisp, align_corners=args.align_corners)
+        if loaded.random:
+            raise InputError("--init random is the official initialization: leave out --init (--seed seeds it)")
+        return loaded.model
     return build_model(args.variant or "stackhourglass", args.maxdisp or 192,
                        True if args.align_corners is None else args.align_corners)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..tools.kitti2bag import kitti_to_bag, topic_names
+from ..tools.kitti_bag import kitti_to_bag, topic_names
 from .common import one_line_errors
 
 PROG = "psmnet-kitti2bag"

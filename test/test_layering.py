@@ -84,6 +84,42 @@ def test_no_module_imports_from_a_higher_floor():
     assert not upward, "imports from a higher floor:\n" + "\n".join(upward)
 
 
+def _unit(name: str, known: set[str]) -> str | None:
+    """The module or sub-package (psmnet_ros.FLOOR.X) an imported name belongs to; None outside psmnet_ros."""
+    parts = name.split(".")
+    while parts and ".".join(parts) not in known:
+        parts.pop()
+    return ".".join(parts[:3]) if parts else None
+
+
+def test_no_import_cycle_between_modules_or_subpackages():
+    """Neither modules nor sub-packages (core/fast, core/datasets, ...) import each other round a loop, not even
+    through imports inside functions: a lower unit must not need a higher one (the estimator used to import
+    core/fast while core/fast/benchmark.py imported the estimator)."""
+    modules = {_module_name(p): p for p in _sources()}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        for name in _imported_names(path):
+            target = _unit(name, set(modules))
+            if target and target != _unit(module, set(modules)):
+                graph.setdefault(_unit(module, set(modules)), set()).add(target)
+    done: set[str] = set()
+
+    def visit(unit: str, trail: list[str]) -> None:
+        if unit in trail:
+            raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(unit):] + [unit]))
+        if unit in done:
+            return
+        for target in sorted(graph.get(unit, ())):
+            visit(target, trail + [unit])
+        done.add(unit)
+
+    for unit in sorted(graph):
+        visit(unit, [])
+    assert _unit("psmnet_ros.core.fast.FastConfig", set(modules)) == "psmnet_ros.core.fast"
+    assert _unit("psmnet_ros.core.fast.model.FastConfig", set(modules)) == "psmnet_ros.core.fast"
+
+
 def test_no_core_source_names_a_ros_module():
     for path in (PACKAGE_DIR / "core").rglob("*.py"):
         for name in _imported_names(path):

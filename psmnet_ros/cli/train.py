@@ -16,11 +16,10 @@ import torch
 from torch.utils.data import Subset
 
 from ..core.datasets import open_dataset
-from ..core.errors import InputError
+from ..core.errors import InputError, one_line_errors
 from ..core.estimator import StereoEstimator
 from ..core.psmnet import VARIANTS, build_model
 from ..core.training import RECIPES, Trainer, check_crop, load_run, recipe_for, release_weights, training_source
-from .common import one_line_errors
 
 PROG = "psmnet-train"
 EPILOG = """\

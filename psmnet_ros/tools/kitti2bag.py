@@ -187,12 +187,15 @@ KITTI_CAMERA_HEIGHT_M = 1.65
 
 
 def kitti_to_bag(src, out, *, storage: str = "sqlite3", cameras: str = "color", start: int = 0,
-                 count: int | None = None, progress: bool = True) -> int:
-    """Convert a KITTI source folder to the new bag folder ``out``; returns the frames written."""
+                 count: int | None = None, compress: str | None = None, progress: bool = True) -> int:
+    """Convert a KITTI source folder to the new bag folder ``out``; returns the frames written.
+
+    compress: None (sensor_msgs/Image) or "png" / "jpeg" (sensor_msgs/CompressedImage on ``.../compressed``).
+    """
     out = Path(out)
     if out.exists():
         raise InputError(f"output bag {out} already exists")
     source = open_kitti_source(src, cameras).select(start, count)
     return write_stereo_bag(out, source.frames(), None, storage=storage, encoding=source.encoding,
-                            body_to_left_xyz=(0.0, 0.0, KITTI_CAMERA_HEIGHT_M), progress=progress,
+                            compress=compress, body_to_left_xyz=(0.0, 0.0, KITTI_CAMERA_HEIGHT_M), progress=progress,
                             total=len(source), **topic_names(cameras))

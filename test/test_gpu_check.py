@@ -54,7 +54,7 @@ def test_steps_report_their_measurements(tiny_check):
         assert isinstance(phase["publish_failed"], int) and (phase["publish_error"] is None) == (
             phase["publish_failed"] == 0)
         assert phase["latency_ms_p50"] > 0 and set(phase["other_outputs"]) == {
-            "/depth", "/points2", "/disparity/image_color", "/frame_stats"}
+            "/depth", "/points2", "/disparity/image_color", "/confidence", "/frame_stats"}
 
 
 def test_a_probe_without_result_line_is_an_error_naming_its_last_line():

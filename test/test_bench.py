@@ -11,7 +11,7 @@ import torch
 from psmnet_ros.cli.bench import main
 from psmnet_ros.core.datasets.middlebury import MiddleburyMotorcycle
 from psmnet_ros.core.fast import cpu_has_native_bf16
-from psmnet_ros.core.fast.benchmark import middlebury_errors
+from psmnet_ros.core.benchmarking.rows import middlebury_errors
 from ros_helpers import reserve_domain_id
 
 COLUMNS = ["variant", "batch", "ms/batch", "ms/frame", "speed-up", "peak MiB", "mean diff px", "max diff px",

@@ -1,9 +1,11 @@
-"""KITTI calibration files -> StereoCalibration, checked against hand-computed numbers."""
+"""KITTI calibration files and stereo calibration YAML files -> StereoCalibration, checked against
+hand-computed numbers."""
 import numpy as np
 import pytest
 
 from kitti_fixtures import KITTI2012_CALIB_TEXT, RAW_CALIB_TEXT
-from psmnet_ros.core.calibration import StereoCalibration, kitti_stereo_calibration, read_calib_file
+from psmnet_ros.core.calibration import (StereoCalibration, kitti_stereo_calibration, read_calib_file, read_calibration,
+                                         write_calibration_yaml)
 from psmnet_ros.core.errors import InputError
 
 
@@ -105,3 +107,61 @@ def test_stereo_calibration_checks_shapes():
     with pytest.raises(InputError, match="P_left must have 12 values"):
         StereoCalibration(P_left=np.eye(3), P_right=np.zeros((3, 4)), R_left=np.eye(3), R_right=np.eye(3),
                           size=(10, 10))
+
+
+# Two cameras in the form camera_info_manager writes (a ROS user's left.yaml and right.yaml under one key each):
+# fx 700, cx 320 / 330 (doffs 10), cy 240, right camera 0.12 m to the right: P_right[0,3] = -700 * 0.12 = -84.
+STEREO_YAML = """\
+left:
+  image_width: 640
+  image_height: 480
+  camera_name: left
+  camera_matrix: {rows: 3, cols: 3, data: [700, 0, 320, 0, 700, 240, 0, 0, 1]}
+  distortion_model: plumb_bob
+  distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}
+  rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}
+  projection_matrix: {rows: 3, cols: 4, data: [700, 0, 320, 0, 0, 700, 240, 0, 0, 0, 1, 0]}
+right:
+  image_width: 640
+  image_height: 480
+  camera_name: right
+  rectification_matrix: {rows: 3, cols: 3, data: [0, -1, 0, 1, 0, 0, 0, 0, 1]}
+  projection_matrix: {rows: 3, cols: 4, data: [700, 0, 330, -84, 0, 700, 240, 0, 0, 0, 1, 0]}
+"""
+
+
+def test_stereo_yaml_hand_computed(tmp_path):
+    path = tmp_path / "stereo.yaml"
+    path.write_text(STEREO_YAML)
+    calibration = read_calibration(path)
+    assert (calibration.fx, calibration.cx_left, calibration.cy, calibration.size) == (700, 320, 240, (640, 480))
+    assert calibration.doffs == 10 and calibration.baseline_m == pytest.approx(0.12, rel=1e-15)
+    np.testing.assert_array_equal(calibration.R_right, [[0, -1, 0], [1, 0, 0], [0, 0, 1]])
+
+
+def test_stereo_yaml_round_trip_keeps_every_number(tmp_path, raw_calib):
+    original = kitti_stereo_calibration(raw_calib)   # KITTI: P_left carries its own Tx, R is not the identity
+    write_calibration_yaml(tmp_path / "kitti.yml", original)
+    again = read_calibration(tmp_path / "kitti.yml")
+    for name in ("P_left", "P_right", "R_left", "R_right"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(original, name))
+    assert again.size == original.size
+    assert read_calibration(raw_calib).baseline_m == original.baseline_m   # not .yaml: a KITTI text file
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda text: text.split("right:")[0], "has no 'right' camera"),
+    (lambda text: text.replace("image_width: 640\n  image_height: 480\n  camera_name: right",
+                               "image_width: 320\n  image_height: 480\n  camera_name: right"),
+     "the left camera is 640x480 px, the right 320x480 px"),
+    (lambda text: text.replace("  projection_matrix: {rows: 3, cols: 4, data: [700, 0, 330",
+                               "  projection: {rows: 3, cols: 4, data: [700, 0, 330"),
+     "the right camera lacks or mangles 'projection_matrix'"),
+    (lambda text: text.replace("-84", "84"), "stereo baseline"),
+    (lambda text: "left: [unclosed", "cannot read calibration file"),
+])
+def test_bad_stereo_yaml_is_named(tmp_path, edit, message):
+    path = tmp_path / "stereo.yaml"
+    path.write_text(edit(STEREO_YAML))
+    with pytest.raises(InputError, match=message):
+        read_calibration(path)

@@ -30,8 +30,8 @@ from psmnet_ros.core.fast.cost_volume import concat_cost_volume_into
 from psmnet_ros.core.fast.cuda_graph import error_chain, fitting_key
 from psmnet_ros.core.fast.memory import as_out_of_memory, is_out_of_memory
 from psmnet_ros.core.fast.versions import cudnn_notes, cudnn_version_text
+from psmnet_ros.core.benchmarking.official_style import official_cost_volume, official_style_copy
 from psmnet_ros.core.fast.precision import native_bf16
-from psmnet_ros.core.fast.official_style import official_cost_volume, official_style_copy
 from psmnet_ros.core.hourglass import Hourglass
 from psmnet_ros.core.layers import classifier_3d
 from psmnet_ros.core.psmnet import build_model

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
+from ..core.benchmarking.rows import (BENCH_ROWS, BENCH_ROWS_BY_NAME, CPU_BENCH_ROWS, Measurement, build_estimator,
+                                   format_table, graph_report, middlebury_errors, reference_differences,
+                                   reference_model, release, time_batches)
 from ..core.device import parse_device
 from ..core.errors import InputError, one_line_errors
 from ..core.estimator import load_estimator
-from ..core.fast.benchmark import (BENCH_ROWS, BENCH_ROWS_BY_NAME, CPU_BENCH_ROWS, Measurement, build_estimator,
-                                   format_table, graph_report, middlebury_errors, reference_differences,
-                                   reference_model, release, time_batches)
 from ..core.fast.versions import cudnn_notes, runtime_text
 from ..core.preprocess import MIN_SIZE
 from ..core.psmnet import VARIANTS, check_maxdisp

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from ..core.errors import one_line_errors
-from ..tools.kitti2bag import kitti_to_bag, topic_names
+from ..tools.kitti_bag import kitti_to_bag, topic_names
 
 PROG = "psmnet-kitti2bag"
 

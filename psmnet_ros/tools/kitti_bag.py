@@ -1,4 +1,4 @@
-"""KITTI raw drives and stereo benchmark folders -> ROS 2 stereo bags.
+"""KITTI raw drives and stereo benchmark folders -> ROS 2 stereo bags (the library behind psmnet-kitti2bag).
 
 Sources:
 
@@ -135,11 +135,11 @@ def _raw_source(src: Path, kind: str) -> KittiStereoSource:
     stamps = read_timestamps(src / left_name / "timestamps.txt")
     if len(stamps) != len(left):
         raise InputError(f"{src / left_name / 'timestamps.txt'} has {len(stamps)} stamps for {len(left)} images")
-    calib = src.parent / "calib_cam_to_cam.txt"
-    if not calib.is_file():
-        raise InputError(f"calibration file {calib} is missing (it sits beside the drive folder)")
-    kitti_stereo_calibration(calib, cameras)   # fail before writing anything
-    return KittiStereoSource("raw", left, right, stamps, [calib] * len(left), cameras,
+    calibration_file = src.parent / "calib_cam_to_cam.txt"
+    if not calibration_file.is_file():
+        raise InputError(f"calibration file {calibration_file} is missing (it sits beside the drive folder)")
+    kitti_stereo_calibration(calibration_file, cameras)   # fail before writing anything
+    return KittiStereoSource("raw", left, right, stamps, [calibration_file] * len(left), cameras,
                              "rgb8" if kind == "color" else "mono8")
 
 

@@ -29,7 +29,7 @@ def _psmnet_node(context):
     use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
     parameters = [LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}]
     if checkpoint:
-        parameters.append({"checkpoint": checkpoint})
+        parameters.append({"weights": checkpoint})
     return [Node(
         package="psmnet_ros",
         executable="psmnet_node",

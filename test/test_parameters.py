@@ -10,7 +10,10 @@ CPU = NodeSettings(device="cpu")
 
 @pytest.mark.parametrize("batch_size,frame_queue_size", [(1, 0), (1, 1), (4, 0), (4, 4), (4, 1000)])
 def test_a_frame_queue_of_zero_or_at_least_a_batch_is_accepted(batch_size, frame_queue_size):
-    validate(dataclasses.replace(CPU, batch_size=batch_size, frame_queue_size=frame_queue_size))
+    settings = dataclasses.replace(CPU, batch_size=batch_size, frame_queue_size=frame_queue_size)
+    validate(settings)
+    # 0 means one batch; the queue always holds a whole batch.
+    assert settings.frame_queue_capacity == (frame_queue_size if frame_queue_size else batch_size) >= batch_size
 
 
 @pytest.mark.parametrize("batch_size,frame_queue_size", [(4, 3), (1, -1), (1, 1001)])

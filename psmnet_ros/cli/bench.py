@@ -17,24 +17,23 @@ import select
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from ..core.errors import InputError
-from ..core.device import NO_NATIVE_BF16
+from ..core.device import parse_device
+from ..core.errors import InputError, one_line_errors
 from ..core.estimator import load_estimator
 from ..core.benchmarking.rows import (BENCH_ROWS, BENCH_ROWS_BY_NAME, CPU_BENCH_ROWS, Measurement, build_estimator,
                                    format_table, graph_report, middlebury_errors, reference_differences,
                                    reference_model, release, time_batches)
-from ..core.fast.precision import cpu_has_native_bf16
 from ..core.fast.versions import cudnn_notes, runtime_text
 from ..core.preprocess import MIN_SIZE
-from ..core.psmnet import VARIANTS
+from ..core.psmnet import VARIANTS, check_maxdisp
 from ..core.weights import DEFAULT, RANDOM
-from .common import one_line_errors
 
 PROG = "psmnet-bench"
 KITTI_SIZE = (1242, 375)
@@ -72,8 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_args(args: argparse.Namespace) -> torch.device:
     if min(args.height, args.width) < MIN_SIZE:
         raise InputError(f"--height and --width must be at least {MIN_SIZE} px, got {args.height}x{args.width}")
-    if args.maxdisp is not None and (args.maxdisp <= 0 or args.maxdisp % 4):
-        raise InputError(f"--maxdisp must be a positive multiple of 4, got {args.maxdisp}")
+    if args.maxdisp is not None:
+        try:
+            check_maxdisp(args.variant, args.maxdisp)
+        except InputError as exc:
+            raise InputError(f"--{exc}") from None
     if min(args.batch) < 1 or args.repeats < 1 or args.warmup < 0:
         raise InputError("--batch and --repeats must be at least 1 and --warmup at least 0")
     if args.reference_cases is not None and args.reference_cases < 1:
@@ -81,21 +83,16 @@ def _check_args(args: argparse.Namespace) -> torch.device:
     if args.reference_dir is not None and not (args.reference_dir / "cases.pt").is_file():
         raise InputError(f"--reference-dir {args.reference_dir} holds no cases.pt")
     try:
-        device = torch.device(args.device)
-    except RuntimeError:
+        device = parse_device(args.device)
+    except InputError:
         raise InputError(f"--device {args.device!r} is not a device; use cpu or cuda[:N]") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {args.device} requested but torch.cuda.is_available() is False; use --device cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"--device {args.device!r}: only cpu and cuda are supported")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise InputError(f"--device {args.device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
     cuda_only = [name for name in args.variants or () if BENCH_ROWS_BY_NAME[name].cuda_only]
     if device.type == "cpu" and cuda_only:
         raise InputError(f"variants {', '.join(cuda_only)} need a CUDA device")
-    bf16 = [name for name in args.variants or () if BENCH_ROWS_BY_NAME[name].precision == "bf16"]
-    if device.type == "cpu" and bf16 and not cpu_has_native_bf16():
-        raise InputError(f"variants {', '.join(bf16)} cannot run on this CPU: {NO_NATIVE_BF16}")
     return device
 
 
@@ -131,7 +128,12 @@ def model_rows(args: argparse.Namespace, device: torch.device, model: torch.nn.M
             print(f"{PROG}: {name}: difference from strict fp32 on {len(cases)} reference case(s)", file=sys.stderr)
             diffs = reference_differences(build_estimator(row, reference, device), cases)
             release(device)
-        estimator = build_estimator(row, model, device)
+        with warnings.catch_warnings(record=True) as notices:
+            warnings.simplefilter("always")
+            estimator = build_estimator(row, model, device)
+        for notice in notices:
+            print(f"{PROG}: {name}: {notice.message}", file=sys.stderr)
+        label = row_label(name, row.precision, estimator.precision)
         if args.checkpoint != RANDOM:
             epe = middlebury_errors(estimator)
         for batch in args.batch:
@@ -140,12 +142,18 @@ def model_rows(args: argparse.Namespace, device: torch.device, model: torch.nn.M
             per_frame = timing.ms_per_batch / batch
             if name == "reference":
                 baseline[batch] = per_frame
-            measured.append(Measurement(name, batch, timing.ms_per_batch,
+            measured.append(Measurement(label, batch, timing.ms_per_batch,
                                         baseline[batch] / per_frame if batch in baseline else None,
                                         timing.peak_bytes, *diffs, *epe, graph_report(estimator)))
         del estimator
         release(device)
     return measured
+
+
+def row_label(name: str, requested: str, ran: str) -> str:
+    """A row's name in the table; where it ran in another precision than its own (bf16 on a CPU without native
+    bfloat16 kernels runs in fp32), the name says so: ``bf16 (ran fp32)``."""
+    return name if ran == requested else f"{name} (ran {ran})"
 
 
 _LISTENER = """
@@ -154,8 +162,7 @@ import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from sensor_msgs.msg import Image, PointCloud2
-from stereo_msgs.msg import DisparityImage
+from psmnet_ros.ros.outputs import OUTPUTS
 context = Context()
 rclpy.init(context=context)
 node = Node("psmnet_bench_listener", context=context)
@@ -166,10 +173,10 @@ def count(name):
     if received[name] == 1 and min(received.values()) == 1:
         print("complete", flush=True)
 
-for name, msg_type in (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2),
-                       ("disparity/image_color", Image)):
-    received[name] = 0
-    node.create_subscription(msg_type, "bench_subscribed/" + name, lambda msg, n=name: count(n), 1)
+for output in OUTPUTS:
+    received[output.topic] = 0
+    node.create_subscription(output.msg_type, "bench_subscribed/" + output.topic,
+                             lambda msg, n=output.topic: count(n), 1)
 executor = SingleThreadedExecutor(context=context)
 executor.add_node(node)
 spinner = threading.Thread(target=executor.spin)
@@ -181,8 +188,8 @@ node.destroy_node()
 context.try_shutdown()
 print(json.dumps(received), flush=True)
 """
-"""A subscriber process on the node's four output topics: prints "complete" once each has delivered a
-message, and its message counts (JSON) when stdin closes."""
+"""A subscriber process on the node's output topics (:data:`~psmnet_ros.ros.outputs.OUTPUTS`): prints
+"complete" once each has delivered a message, and its message counts (JSON) when stdin closes."""
 
 
 def node_overhead(repeats: int) -> list[tuple[str, float]]:
@@ -190,7 +197,8 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
 
     The steps are the node's own calls: :func:`~psmnet_ros.ros.conversions.image_to_rgb` on rgb8 Image
     messages of the Motorcycle pair resized to KITTI size, and :func:`~psmnet_ros.ros.outputs.frame_messages`
-    (stereo products, then the four messages) on a synthetic disparity ramp with a KITTI-like camera;
+    (stereo products, then every output's message) on a synthetic disparity and confidence ramp with a
+    KITTI-like camera;
     stereo_products alone is timed too, as a part of it. Publishing is timed twice: on topics nobody
     subscribes to, and on topics a subscriber in another process receives (ROS domain and discovery
     range from the environment).
@@ -200,9 +208,7 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     import rclpy
     from rclpy.context import Context
     from rclpy.node import Node
-    from sensor_msgs.msg import Image, PointCloud2
     from std_msgs.msg import Header
-    from stereo_msgs.msg import DisparityImage
 
     from ..core.calibration import StereoCalibration
     from ..core.stereo_products import stereo_products
@@ -214,6 +220,8 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     camera = StereoCalibration.from_pinhole(721.5377, 0.5327, (width - 1) / 2, (height - 1) / 2, (width, height))
     left, right = _timing_pair(width, height)
     disparity = np.broadcast_to(np.linspace(2.0, 120.0, height, dtype=np.float32)[:, None], (height, width)).copy()
+    confidence = np.broadcast_to(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, width)).copy()
+    count = len(OUTPUTS)
     header = Header(frame_id="camera")
     images = [rgb_image_msg(left, header), rgb_image_msg(right, header)]
     steps: dict[str, list[float]] = {}
@@ -230,9 +238,8 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     rclpy.init(context=context)
     node = Node("psmnet_bench", context=context)
     try:
-        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2, "disparity/image_color": Image}
-        quiet = {n: node.create_publisher(t, f"bench_unsubscribed/{n}", 1) for n, t in types.items()}
-        heard = {n: node.create_publisher(t, f"bench_subscribed/{n}", 1) for n, t in types.items()}
+        quiet = {o.topic: node.create_publisher(o.msg_type, f"bench_unsubscribed/{o.topic}", 1) for o in OUTPUTS}
+        heard = {o.topic: node.create_publisher(o.msg_type, f"bench_subscribed/{o.topic}", 1) for o in OUTPUTS}
         deadline = time.monotonic() + 30.0
         while any(p.get_subscription_count() < 1 for p in heard.values()):
             if time.monotonic() > deadline or listener.poll() is not None:
@@ -241,11 +248,13 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
         for _ in range(repeats):
             start = time.perf_counter()
             rgb = timed("Image -> RGB array (left + right)", lambda: [image_to_rgb(m) for m in images])[0]
-            messages, _ = timed("frame messages (products + 4 messages)", frame_messages, disparity, rgb, camera,
-                                header, float(maxdisp - 1), set(OUTPUTS))
-            timed("publish 4 messages, subscribed", lambda: [heard[n].publish(m) for n, m in messages.items()])
+            messages, _ = timed(f"frame messages (products + {count} messages)", frame_messages, disparity, rgb,
+                                camera, header, float(maxdisp - 1), set(heard), 0.0, 0.0, confidence)
+            timed(f"publish {count} messages, subscribed",
+                  lambda: [heard[n].publish(m) for n, m in messages.items()])
             steps.setdefault("total, subscribed", []).append((time.perf_counter() - start) * 1000.0)
-            timed("publish 4 messages, no subscriber", lambda: [quiet[n].publish(m) for n, m in messages.items()])
+            timed(f"publish {count} messages, no subscriber",
+                  lambda: [quiet[n].publish(m) for n, m in messages.items()])
             timed("  of which stereo products (depth, points)", stereo_products, disparity, camera)
         delivered = _wait_for_line(listener, "complete", timeout_s=30.0, keep_publishing=lambda: [
             heard[n].publish(m) for n, m in messages.items()])

@@ -25,13 +25,13 @@ import numpy as np
 from ..core.calibration import StereoCalibration
 from ..core.datasets.base import write_rgb
 from ..core.datasets.middlebury import MiddleburyMotorcycle
-from ..core.errors import InputError
+from ..core.errors import InputError, one_line_errors
 from ..core.metrics import coverage_counts
 from ..core.sgbm import sgbm_disparity
 from ..core.stereo_products import corrected_disparity, uncorrected_disparity
 from ..tools.figures import OFFLINE_STEM, write_figure
 from ..core.weights import parse_weights
-from .common import add_estimator_arguments, estimator_from_args, one_line_errors
+from .common import add_estimator_arguments, estimator_from_args
 from .eval import COMPARISON_COLUMNS, SGBM_DISPARITIES, comparison_row, format_comparison, write_csv
 from .infer import infer_pair
 

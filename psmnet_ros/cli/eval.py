@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from ..core.dataset_registry import DATASETS, dataset_entry, open_dataset
 from ..core.error_map import error_image
-from ..core.errors import InputError
+from ..core.errors import InputError, one_line_errors
 from ..core.evaluation import evaluate
 from ..core.metrics import CoverageCounts, ErrorCounts, mean_of_frames, pooled
 from ..core.pfm import read_pfm, write_pfm
@@ -37,7 +37,7 @@ from ..core.sgbm import SGBM_BLOCK_SIZE, sgbm_disparity
 from ..core.sparsification import (Point, confidence_at_density, oracle_curve, pixel_errors,
                                    sparsification_curve)
 from ..tools.figures import sparsification_plot
-from .common import add_estimator_arguments, estimator_from_args, one_line_errors
+from .common import add_estimator_arguments, estimator_from_args
 
 PROG = "psmnet-eval"
 FRAME_COLUMNS = ("name", "epe_px", "d1_all_pct", "d1_noc_pct", "bad1_pct", "bad2_pct", "bad3_pct",

@@ -33,11 +33,11 @@ from ..core.confidence import check_threshold
 from ..core.datasets.base import read_rgb, write_rgb
 from ..core.datasets.folder import StereoFolder
 from ..core.disparity_io import write_kitti_disparity
-from ..core.errors import InputError
+from ..core.errors import InputError, one_line_errors
 from ..core.ply import write_ply
 from ..core.estimator import StereoEstimator
 from ..core.stereo_products import check_depth_limits, disparity_range, stereo_products
-from .common import add_estimator_arguments, estimator_from_args, one_line_errors
+from .common import add_estimator_arguments, estimator_from_args
 
 PROG = "psmnet-infer"
 

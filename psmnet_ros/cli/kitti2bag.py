@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.errors import one_line_errors
 from ..tools.kitti_bag import kitti_to_bag, topic_names
-from .common import one_line_errors
 
 PROG = "psmnet-kitti2bag"
 

@@ -16,12 +16,11 @@ import torch
 from torch.utils.data import Subset
 
 from ..core.dataset_registry import DATASETS, dataset_entry, open_dataset
-from ..core.errors import InputError
+from ..core.errors import InputError, one_line_errors
 from ..core.model_loading import load_model
 from ..core.psmnet import VARIANTS, build_model
 from ..core.synthetic.dataset import VALIDATION_SCENES
 from ..core.training import Trainer, check_crop, load_run, recipe_for, release_weights, training_source
-from .common import one_line_errors
 
 PROG = "psmnet-train"
 EPILOG = """\

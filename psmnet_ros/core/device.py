@@ -1,6 +1,8 @@
-"""The device and precision inference runs on, with their fallbacks (no GPU, no native bfloat16)."""
+"""The device and precision inference runs on: the one rule for a device name (what the node's ``device``
+parameter, the estimator and the tools accept) and the fallbacks (no GPU, no native bfloat16)."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import torch
@@ -8,8 +10,20 @@ import torch
 from .errors import InputError
 from .fast.precision import cpu_has_native_bf16, resolve_precision
 
+DEVICE_PATTERN = r"cpu|cuda(:\d+)?"
+"""Device names accepted everywhere: cpu, cuda (the current GPU) or cuda:N."""
 NO_NATIVE_BF16 = ("it has no native bfloat16 kernels (oneDNN needs AVX-512 or AMX on x86, BF16 on ARM), and "
                   "PyTorch's fallback runs PSMNet's 3-D convolutions hundreds of times slower than fp32")
+
+
+def parse_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device; InputError unless it is cpu, cuda or cuda:N. Says nothing about whether that
+    GPU exists (callers decide: fall back to the CPU, or refuse)."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str) or not re.fullmatch(DEVICE_PATTERN, device):
+        raise InputError(f"unknown device {device!r}: must be cpu, cuda or cuda:N")
+    return torch.device(device)
 
 
 def resolve_device(device: str | torch.device, notices: list[str] | None = None) -> torch.device:
@@ -18,10 +32,7 @@ def resolve_device(device: str | torch.device, notices: list[str] | None = None)
     The fallback is appended to ``notices``, or warned (RuntimeWarning) when ``notices`` is None.
     InputError for a string torch does not understand or a GPU index that does not exist.
     """
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InputError(f"unknown device {device!r} ({exc})") from None
+    dev = parse_device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         _notice(notices, f"device '{device}' requested but no GPU is available: running on the cpu")
         return torch.device("cpu")

@@ -34,17 +34,15 @@ from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
-from stereo_msgs.msg import DisparityImage
 
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import StereoEstimator, load_estimator
 from psmnet_ros.core.frame_queue import FrameQueue
-from psmnet_ros.msg import FrameStats
 from psmnet_ros.ros.conversions import SUPPORTED_ENCODINGS, image_to_rgb, stamp_ns, stereo_camera
-from psmnet_ros.ros.outputs import OUTPUTS, frame_messages
+from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, frame_messages
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
 from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, declare_parameters, updated
@@ -119,7 +117,7 @@ class PSMNetNode(Node):
     # ---------------------------------------------------------------- start-up
     def _load_estimator(self) -> StereoEstimator:
         s = self._settings
-        estimator, notices = load_estimator(s.checkpoint, variant=s.variant, maxdisp=s.maxdisp,
+        estimator, notices = load_estimator(s.weights, variant=s.variant, maxdisp=s.maxdisp,
                                             align_corners=s.align_corners, device=s.device,
                                             precision=s.precision, input_scale=s.input_scale)
         for text in notices:
@@ -129,17 +127,15 @@ class PSMNetNode(Node):
     def _setup_io(self) -> None:
         s = self._settings
         self._stats = InferenceStats()
-        self._queue = FrameQueue(capacity=s.frame_queue_size or s.batch_size, batch_size=s.batch_size,
+        self._queue = FrameQueue(capacity=s.frame_queue_capacity, batch_size=s.batch_size,
                                  max_delay_s=s.max_batch_delay_ms / 1000.0)
         self._sync = StereoSynchronizer(self._on_stereo_set, queue_size=s.queue_size,
                                         approximate=s.approximate_sync,
                                         tolerance_s=s.approximate_sync_tolerance_seconds)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2, "disparity/image_color": Image,
-                 "confidence": Image}
-        self._outputs = {topic: self.create_publisher(types[topic], topic, out_qos) for topic in OUTPUTS}
-        self._pub_frame_stats = self.create_publisher(FrameStats, "frame_stats", out_qos)
+        self._outputs = {o.topic: self.create_publisher(o.msg_type, o.topic, out_qos) for o in OUTPUTS}
+        self._pub_frame_stats = self.create_publisher(FRAME_STATS.msg_type, FRAME_STATS.topic, out_qos)
         self._dropped_before = 0  # frames dropped up to the previous published frame (FrameStats)
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         reliability = ReliabilityPolicy.BEST_EFFORT if s.qos == "sensor_data" else ReliabilityPolicy.RELIABLE
@@ -291,7 +287,8 @@ class PSMNetNode(Node):
         nothing is built for an output without subscribers."""
         s, est = self._settings, self._estimator
         building = time.monotonic()
-        wanted = {topic for topic, publisher in self._outputs.items() if publisher.get_subscription_count()}
+        wanted = {topic for topic, publisher in self._outputs.items()
+                  if not TOPICS[topic].on_demand or publisher.get_subscription_count()}
         stats_wanted = self._pub_frame_stats.get_subscription_count() > 0
         messages, products = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
                                             est.max_disparity(network_disparity.shape[1]), wanted,

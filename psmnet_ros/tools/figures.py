@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..cli.common import one_line_errors
+from ..core.errors import one_line_errors
 from ..core.colorize import colorize, colorize_depth, depth_range, depth_scale_bar
 from ..core.datasets.base import read_rgb
 from ..core.datasets.middlebury import MiddleburyMotorcycle

@@ -72,7 +72,7 @@ def sizes_for(tiny: bool, device: str) -> Sizes:
                         "fused", "--reference-cases", "1"],
                  bench_off_rows=["fused"], image=(256, 256), weights="random",
                  model={"variant": "basic", "maxdisp": 16},
-                 node_params={"device": device, "checkpoint": "random", "variant": "basic", "maxdisp": 16},
+                 node_params={"device": device, "weights": "random", "variant": "basic", "maxdisp": 16},
                  train=["--variant", "basic", "--maxdisp", "16", "--batch-size", "1", "--crop", "256x512",
                         "--scenes-per-epoch", "1"],
                  phase_s=1.0)
@@ -599,8 +599,6 @@ def forced_out_of_memory(estimator, pair, error_chain) -> dict:
     """Limit the process to 1.3 times what one pair holds, send four pairs through the node's retry, report."""
     import torch
 
-    from ..ros.node import predict_with_fallback
-
     import gc
 
     device = estimator.device
@@ -613,46 +611,62 @@ def forced_out_of_memory(estimator, pair, error_chain) -> dict:
     retries, failures = [], []
     torch.cuda.set_per_process_memory_fraction(limit, device)
     try:
-        results = predict_with_fallback(estimator, [pair] * 4, on_failure=lambda i, e: failures.append(error_chain(e)),
-                                        on_retry=lambda e: retries.append(f"{type(e).__name__}: {error_chain(e)}"))
+        results = estimator.predict_batch_with_fallback(
+            [pair] * 4, on_failure=lambda i, e: failures.append(error_chain(e)),
+            on_retry=lambda e: retries.append(f"{type(e).__name__}: {error_chain(e)}"))
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0, device)
     return {"memory_fraction": round(limit, 4), "batch_error": retries[0] if retries else None,
             "failures": failures, "recovered": bool(retries) and all(r is not None for r in results)}
 
 
-def train_run(seconds: float, argv: list[str]) -> dict:
-    """psmnet-train with ``argv`` in this process, interrupted (SIGINT, as Ctrl-C) after ``seconds`` (0: never)
-    once an epoch has been saved; its exit status, the CUDA peak memory, and what last.tar records."""
-    import torch
+_TRAIN_CHILD = """
+import runpy, sys
+import torch
+sys.argv = ["psmnet-train", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("psmnet_ros.cli.train", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+print("PEAK_MIB", round(torch.cuda.max_memory_allocated() / 2**20) if cuda else "none", flush=True)
+sys.exit(code)
+"""
+"""psmnet-train run as a program (``python -m psmnet_ros.cli.train``), then its CUDA peak memory printed."""
 
-    from ..cli.train import main
+
+def train_run(seconds: float, argv: list[str]) -> dict:
+    """psmnet-train with ``argv`` in a child process, interrupted (SIGINT, as Ctrl-C) after ``seconds`` (0: never)
+    once an epoch has been saved; its exit status, its CUDA peak memory, and what last.tar records. A child
+    process as a user runs it: tools sit below the commands and do not import them."""
     from ..core.checkpoint import load_checkpoint
 
     out_dir = Path(argv[argv.index("--out-dir") + 1]) if "--out-dir" in argv else Path(
         argv[argv.index("--resume") + 1]).parent
-    finished = threading.Event()
-
-    def interrupt():
-        if finished.wait(seconds):
-            return
-        while not (out_dir / "last.tar").is_file() and not finished.wait(0.2):
-            pass
-        if not finished.is_set():
-            os.kill(os.getpid(), signal.SIGINT)
-
+    train = subprocess.Popen([sys.executable, "-c", _TRAIN_CHILD, *argv], cwd=REPO, env=child_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(train.stdout), daemon=True)
+    reader.start()
     if seconds:
-        threading.Thread(target=interrupt, daemon=True).start()
-    try:
-        rc = main(argv)
-    finally:
-        finished.set()
+        try:
+            train.wait(seconds)
+        except subprocess.TimeoutExpired:
+            while not (out_dir / "last.tar").is_file() and train.poll() is None:
+                time.sleep(0.2)
+            if train.poll() is None:
+                train.send_signal(signal.SIGINT)
+    rc = train.wait()
+    reader.join(10)
+    text = "".join(output)
+    print(text, end="", flush=True)
     extra = load_checkpoint(out_dir / "last.tar").extra if (out_dir / "last.tar").is_file() else {}
     steps, train_s = int(extra.get("steps", 0)), float(extra.get("train_seconds", 0.0))
-    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    peak = re.findall(r"^PEAK_MIB (\d+)$", text, re.MULTILINE)
     return {"rc": rc, "epoch": int(extra.get("epoch", 0)), "steps": steps, "train_seconds": round(train_s, 1),
             "iterations_per_s": round(steps / train_s, 2) if train_s else None,
-            "peak_mib": round(torch.cuda.max_memory_allocated() / 2**20) if cuda else None}
+            "peak_mib": int(peak[-1]) if peak else None}
 
 
 # ------------------------------------------------------------------------------------------------ entry

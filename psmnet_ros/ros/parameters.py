@@ -18,6 +18,7 @@ from psmnet_ros.core.stereo_products import depth_limits_problem
 from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
 
 QOS_CHOICES = ("sensor_data", "reliable")
+IMAGE_TRANSPORTS = ("raw", "compressed")
 DEPRECATED = {"checkpoint": "weights"}
 """Old parameter names still accepted for a release, with the name that replaces each."""
 
@@ -88,6 +89,12 @@ PARAMETERS = (
               limits=(0.0, 1.0)),
     Parameter("qos", "sensor_data", "input subscriptions: sensor_data (best effort) or reliable",
               ("inputs: sensor_data (best effort) | reliable",), choices=QOS_CHOICES),
+    Parameter("image_transport", "raw", "input images: raw (sensor_msgs/Image on <image topic>) or compressed "
+              "(sensor_msgs/CompressedImage, PNG or JPEG, on <image topic>/compressed, as image_transport names it)",
+              ("raw | compressed (<image topic>/compressed, PNG or JPEG)",), choices=IMAGE_TRANSPORTS),
+    Parameter("lazy", True, "subscribe to the inputs only while an output has a subscriber (no inference for "
+              "nobody); false: always subscribed",
+              ("true: inputs only while an output has a subscriber; false: always",)),
     Parameter("diagnostics_period", 1.0, "period of the /diagnostics status (seconds)", ("/diagnostics period (s)",),
               limits=(0.05, 3600.0)),
 )
@@ -143,7 +150,7 @@ def params_yaml() -> str:
 
 
 def declare_parameters(node) -> NodeSettings:
-    """Declare every parameter on ``node`` and return their validated values.
+    """Declare every parameter on ``node`` (those not declared yet) and return their validated values.
 
     Raises ParameterError naming the parameter for a wrong type, an out-of-range or otherwise unusable
     value. A deprecated name (:data:`DEPRECATED`) still sets its successor, with a warning in the log.
@@ -151,12 +158,12 @@ def declare_parameters(node) -> NodeSettings:
     values = {}
     for p in PARAMETERS:
         try:
-            values[p.name] = node.declare_parameter(p.name, p.default, descriptor(p.name)).value
+            values[p.name] = _declared(node, p.name, p.default, descriptor(p.name))
         except ParameterException as exc:
             raise ParameterError(f"parameter '{p.name}': {exc}") from None
     for old, new in DEPRECATED.items():
-        value = node.declare_parameter(old, "", ParameterDescriptor(
-            name=old, description=f"deprecated: use '{new}'", read_only=True)).value
+        value = _declared(node, old, "", ParameterDescriptor(name=old, description=f"deprecated: use '{new}'",
+                                                              read_only=True))
         if value:
             if values[new] and values[new] != value:
                 raise ParameterError(f"parameter '{old}' = {value!r} (deprecated) and '{new}' = {values[new]!r} "
@@ -167,6 +174,13 @@ def declare_parameters(node) -> NodeSettings:
     settings = NodeSettings(**values)
     validate(settings)
     return settings
+
+
+def _declared(node, name: str, default, descriptor_: ParameterDescriptor):
+    """The value of parameter ``name``, declared now unless it already is (a lifecycle node configured again)."""
+    if node.has_parameter(name):
+        return node.get_parameter(name).value
+    return node.declare_parameter(name, default, descriptor_).value
 
 
 def validate(settings: NodeSettings) -> None:

@@ -44,15 +44,16 @@ def estimator(reference_dir):
 
 
 class Feeder:
-    """Publishes stereo sets (compressed or raw images) into ``namespace`` and records its disparities."""
+    """Publishes stereo sets (compressed or raw images) into ``namespace`` and records the disparities published
+    in ``outputs`` (default: the same namespace)."""
 
-    def __init__(self, node: Node, namespace: str, compressed: bool):
+    def __init__(self, node: Node, namespace: str, compressed: bool, outputs: str | None = None):
         image_type, suffix = (CompressedImage, "/compressed") if compressed else (Image, "")
         self.publishers = [node.create_publisher(t, f"{namespace}/{name}", RELIABLE) for name, t in (
             ("left/image_rect" + suffix, image_type), ("left/camera_info", CameraInfo),
             ("right/image_rect" + suffix, image_type), ("right/camera_info", CameraInfo))]
         self.received = {}
-        node.create_subscription(DisparityImage, f"{namespace}/disparity",
+        node.create_subscription(DisparityImage, f"{outputs or namespace}/disparity",
                                  lambda m: self.received.__setitem__(_stamp(m.header), m), RELIABLE)
 
     def connected(self) -> bool:
@@ -107,15 +108,9 @@ def ros(reference_dir, tmp_path_factory):
     }
     with ros_context(DOMAIN_ID) as context:
         node = Node("compressed_test_client", context=context)
-        feeders = {"compressed": Feeder(node, "/cam", compressed=True),
-                   "raw_png_ns": None,
+        feeders = {"compressed": Feeder(node, "/cam", compressed=True, outputs="/png"),
                    "exact": Feeder(node, "/exact", compressed=False),
                    "approximate": Feeder(node, "/approximate", compressed=False)}
-        # The compressed node publishes in /png; its disparity subscription is the /cam feeder's namespace
-        # otherwise, so listen in /png.
-        feeders["compressed"].received = {}
-        node.create_subscription(DisparityImage, "/png/disparity",
-                                 lambda m: feeders["compressed"].received.__setitem__(_stamp(m.header), m), RELIABLE)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)

@@ -181,7 +181,7 @@ def test_camera_info_50_ms_off_is_explained_and_approximate_sync_then_works(ros,
         k += 1
         time.sleep(0.1)
     warning = next(line for line in exact.log().splitlines() if "stamps do not match" in line)
-    assert "WARN" in warning and "/exact/left/camera_info +50.0 ms" in warning
+    assert "WARN" in warning and "/exact/left/camera_info +50.0 ms" in warning, warning
     assert "approximate_sync:=true" in warning
     assert not ros["exact"].received  # exact sync never paired them
     ros["approximate"].wait(start, approximate.log)  # within the 0.1 s tolerance: the first set already paired

@@ -37,7 +37,7 @@ from psmnet_ros.core.layers import classifier_3d
 from psmnet_ros.core.psmnet import build_model
 from psmnet_ros.core.regression import soft_argmin
 from disparity_agreement import assert_disparities_agree
-from psmnet_ros.tools.gpu_check import kitti_sized_pairs
+from psmnet_ros.tools.gpu_check.node_run import kitti_sized_pairs
 
 KITTI_SIZE = (375, 1242)
 """Height and width of the CUDA tests' KITTI-sized pairs (pixels)."""

@@ -12,8 +12,8 @@ from .fast.precision import cpu_has_native_bf16, resolve_precision
 
 DEVICE_PATTERN = r"cpu|cuda(:\d+)?"
 """Device names accepted everywhere: cpu, cuda (the current GPU) or cuda:N."""
-NO_NATIVE_BF16 = ("it has no native bfloat16 kernels (oneDNN needs AVX-512 or AMX on x86, BF16 on ARM), and "
-                  "PyTorch's fallback runs PSMNet's 3-D convolutions hundreds of times slower than fp32")
+NO_NATIVE_BF16 = ("it has no native bfloat16 kernels (AVX512_BF16 or AMX-BF16 on x86, BF16 on ARM), and without "
+                  "them PyTorch runs PSMNet's 3-D convolutions several to hundreds of times slower than in fp32")
 
 
 def parse_device(device: str | torch.device) -> torch.device:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -171,33 +170,29 @@ def declare_parameters(node) -> NodeSettings:
 
 
 def validate(settings: NodeSettings) -> None:
-    """Raise ParameterError naming the first parameter whose value cannot work."""
+    """Raise ParameterError naming the first parameter whose value cannot work: the table's choices and limits,
+    the core's rules (maxdisp, device, confidence, depth limits, weights) and the rules between parameters."""
     s = settings
     for p in PARAMETERS:
-        if p.choices and getattr(s, p.name) not in p.choices:
-            _fail(p.name, getattr(s, p.name), "must be one of " + ", ".join(p.choices))
+        value = getattr(s, p.name)
+        if p.choices and value not in p.choices:
+            _fail(p.name, value, "must be one of " + ", ".join(p.choices))
     _check("maxdisp", s.maxdisp, check_maxdisp, s.variant, s.maxdisp)
     _check("device", s.device, parse_device, s.device)
-    if s.batch_size < 1:
-        _fail("batch_size", s.batch_size, "must be >= 1")
     if s.frame_queue_size and not s.batch_size <= s.frame_queue_size <= 1000:
         _fail("frame_queue_size", s.frame_queue_size, f"must be 0 (= batch_size) or from batch_size "
                                                        f"({s.batch_size}) to 1000")
-    if s.queue_size < 1:
-        _fail("queue_size", s.queue_size, "must be >= 1")
     if not 0.0 < s.input_scale <= MAX_INPUT_SCALE:
         _fail("input_scale", s.input_scale, f"must be in (0, {MAX_INPUT_SCALE:g}]")
     _check("confidence_threshold", s.confidence_threshold, check_threshold, s.confidence_threshold)
-    for name in ("max_batch_delay_ms", "approximate_sync_tolerance_seconds"):
-        value = getattr(s, name)
-        if not (math.isfinite(value) and value >= 0.0):
-            _fail(name, value, "must be a finite number >= 0")
-    if not (math.isfinite(s.diagnostics_period) and s.diagnostics_period > 0.0):
-        _fail("diagnostics_period", s.diagnostics_period, "must be > 0 seconds")
     depth_problem = depth_limits_problem(s.min_depth, s.max_depth)
     if depth_problem:
         name = f"{depth_problem[0]}_depth"
         _fail(name, getattr(s, name), depth_problem[1])
+    for p in PARAMETERS:
+        value = getattr(s, p.name)
+        if p.limits and not p.limits[0] <= value <= p.limits[1]:  # NaN fails too
+            _fail(p.name, value, f"must be from {p.limits[0]:g} to {p.limits[1]:g}")
     _check("weights", s.weights, parse_weights, s.weights, s.variant, s.maxdisp, s.align_corners)
 
 

@@ -26,26 +26,27 @@ def test_read_calib_file_skips_text_values(raw_calib):
 
 
 def test_raw_colour_pair_hand_computed(raw_calib):
-    calib = kitti_stereo_calibration(raw_calib)
-    assert calib.fx == 721.5377 and calib.fy == 721.5377
-    assert calib.cx_left == 609.5593 and calib.cx_right == 609.5593 and calib.cy == 172.854
-    assert calib.doffs == 0.0
+    calibration = kitti_stereo_calibration(raw_calib)
+    assert calibration.fx == 721.5377 and calibration.fy == 721.5377
+    assert calibration.cx_left == 609.5593 and calibration.cx_right == 609.5593 and calibration.cy == 172.854
+    assert calibration.doffs == 0.0
     # B = (P_rect_02[0,3] - P_rect_03[0,3]) / fx = (44.85728 + 339.5242) / 721.5377
-    assert calib.baseline_m == pytest.approx(384.38148 / 721.5377, rel=1e-12)
-    assert calib.baseline_m == pytest.approx(0.5327, abs=1e-4)
-    assert abs(calib.baseline_m - 339.5242 / 721.5377) > 0.06   # the textbook -P_right[0,3]/fx = 0.4706 is wrong here
-    assert calib.size == (1242, 375)
-    assert calib.P_left[1, 3] == 0.2163791 and calib.P_right[2, 3] == 0.002729905
-    assert calib.R_left[0].tolist() == [0.9998817, 0.01511453, -0.002841595]
-    assert calib.R_right[2].tolist() == [-0.01683901, 0.002415116, 0.9998553]
-    np.testing.assert_array_equal(calib.camera_matrix,
+    assert calibration.baseline_m == pytest.approx(384.38148 / 721.5377, rel=1e-12)
+    assert calibration.baseline_m == pytest.approx(0.5327, abs=1e-4)
+    # the textbook -P_right[0,3]/fx = 0.4706 is wrong here
+    assert abs(calibration.baseline_m - 339.5242 / 721.5377) > 0.06
+    assert calibration.size == (1242, 375)
+    assert calibration.P_left[1, 3] == 0.2163791 and calibration.P_right[2, 3] == 0.002729905
+    assert calibration.R_left[0].tolist() == [0.9998817, 0.01511453, -0.002841595]
+    assert calibration.R_right[2].tolist() == [-0.01683901, 0.002415116, 0.9998553]
+    np.testing.assert_array_equal(calibration.camera_matrix,
                                   [[721.5377, 0, 609.5593], [0, 721.5377, 172.854], [0, 0, 1]])
 
 
 def test_raw_grey_pair(raw_calib):
-    calib = kitti_stereo_calibration(raw_calib, cameras=("00", "01"))
-    assert calib.baseline_m == pytest.approx(387.5744 / 721.5377, rel=1e-12)   # 0.5372 m
-    assert calib.R_left[0, 1] == 0.00983776
+    calibration = kitti_stereo_calibration(raw_calib, cameras=("00", "01"))
+    assert calibration.baseline_m == pytest.approx(387.5744 / 721.5377, rel=1e-12)   # 0.5372 m
+    assert calibration.R_left[0, 1] == 0.00983776
 
 
 def test_image_size_overrides_s_rect(raw_calib):

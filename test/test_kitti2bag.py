@@ -236,12 +236,13 @@ def test_command_line_exit_code_without_traceback(tmp_path):
 
 def test_writer_is_general(tmp_path):
     """Other callers (the Middlebury demo) pass their own topics, frames and calibration."""
-    calib = StereoCalibration(P_left=[[100, 0, 5, 0], [0, 100, 4, 0], [0, 0, 1, 0]],
+    calibration = StereoCalibration(P_left=[[100, 0, 5, 0], [0, 100, 4, 0], [0, 0, 1, 0]],
                               P_right=[[100, 0, 7, -20], [0, 100, 4, 0], [0, 0, 1, 0]],
                               R_left=np.eye(3), R_right=np.eye(3), size=(10, 8))
     image = np.zeros((8, 10, 3), np.uint8)
     frames = [(5, image, image), (7, image, image + 1)]
-    n = write_stereo_bag(tmp_path / "m", frames, calib, left_topic_ns="/stereo/left", right_topic_ns="/stereo/right",
+    n = write_stereo_bag(tmp_path / "m", frames, calibration, left_topic_ns="/stereo/left",
+                         right_topic_ns="/stereo/right",
                          left_frame="l_opt", right_frame="r_opt", body_frame="rig", progress=False)
     assert n == 2
     bag = read_bag(tmp_path / "m")
@@ -250,9 +251,9 @@ def test_writer_is_general(tmp_path):
     assert pair.transform.translation.x == pytest.approx(0.2)                  # (0 + 20) / 100 m
     assert bag["/tf_static"][0][1].transforms[0].header.frame_id == "rig"
     with pytest.raises(InputError, match="frame 0: left image must be HxWx3 uint8 for rgb8"):
-        write_stereo_bag(tmp_path / "x", [(0, image.astype(np.float32), image)], calib, progress=False)
+        write_stereo_bag(tmp_path / "x", [(0, image.astype(np.float32), image)], calibration, progress=False)
     with pytest.raises(InputError, match="no frames to write"):
-        write_stereo_bag(tmp_path / "x", [], calib, progress=False)
+        write_stereo_bag(tmp_path / "x", [], calibration, progress=False)
     with pytest.raises(InputError, match="no calibration given"):
         write_stereo_bag(tmp_path / "x", [(0, image, image)], None, progress=False)
     assert not (tmp_path / "x").exists()

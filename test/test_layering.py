@@ -16,7 +16,8 @@ TOP_LEVEL_FLOORS = {"__init__": "core", "resources": "ros", "msg": "ros"}
 """Modules directly in psmnet_ros/: the package docstring sits with core; resources.py finds ROS share folders;
 msg is the generated FrameStats message package (tools/build_msgs.py), an interface of the node."""
 FORBIDDEN = ("rclpy", "rosbags", "rosidl", "builtin_interfaces", "std_msgs", "sensor_msgs", "stereo_msgs",
-             "diagnostic_msgs", "geometry_msgs", "tf2_msgs", "rosgraph_msgs", "ament_index_python", "psmnet_ros.ros", "psmnet_ros.msg")
+             "diagnostic_msgs", "geometry_msgs", "tf2_msgs", "rosgraph_msgs", "ament_index_python", "psmnet_ros.ros",
+             "psmnet_ros.msg")
 
 
 def _module_name(path: Path) -> str:

@@ -56,7 +56,8 @@ SGBM_DISPARITIES = {"middlebury": 64}
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, choices=tuple(DATASETS))
-    parser.add_argument("--root", help="dataset folder (KITTI: the folder holding training/; not for middlebury and synthetic)")
+    parser.add_argument("--root", help="dataset folder (KITTI: the folder holding training/; "
+                                       "not for middlebury and synthetic)")
     parser.add_argument("--split", default="val",
                         help="train, val, all or a split file listing frame names (default: %(default)s)")
     parser.add_argument("--out-dir", help="where results go (default: psmnet_eval_DATASET)")

@@ -101,7 +101,8 @@ class StereoEstimator:
                device: str = "cpu", precision: str = "fp32", input_scale: float = 1.0,
                seed: int = 0, fast: bool | FastConfig | None = None) -> "StereoEstimator":
         """Untrained weights (official initialization, seeded): outputs are meaningless."""
-        return cls(random_model(variant, maxdisp, align_corners, seed), device, precision, input_scale, weights=RANDOM_LABEL, fast=fast)
+        return cls(random_model(variant, maxdisp, align_corners, seed), device, precision, input_scale,
+                   weights=RANDOM_LABEL, fast=fast)
 
     @property
     def variant(self) -> str:

@@ -26,13 +26,12 @@ class LoadedModel:
     """A float32 CPU model in eval mode and what it came from.
 
     label: how logs and tables name the weights (catalogue label, file path or the random label);
-    random: True for untrained weights; checkpoint: the file read (None for random weights).
+    random: True for untrained weights.
     """
 
     model: torch.nn.Module
     label: str
     random: bool = False
-    checkpoint: Checkpoint | None = None
 
 
 def load_model(weights: str | os.PathLike = "", *, variant: str | None = None, maxdisp: int | None = None,
@@ -51,8 +50,7 @@ def load_model(weights: str | os.PathLike = "", *, variant: str | None = None, m
         path, requested = catalog_path(spec.entry), spec.entry.architecture
     else:
         path = spec.path
-    model, ckpt = model_from_checkpoint(path, **requested)
-    return LoadedModel(model, spec.label, checkpoint=ckpt)
+    return LoadedModel(model_from_checkpoint(path, **requested)[0], spec.label)
 
 
 def random_model(variant: str = DEFAULTS["variant"], maxdisp: int = DEFAULTS["maxdisp"],

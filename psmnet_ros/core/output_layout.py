@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .errors import InputError
@@ -62,13 +63,18 @@ def pack_cloud(points: np.ndarray, rgb: np.ndarray | None, decimation: int = 1, 
         points = points[valid][None]
         rgb = rgb[valid][None] if with_rgb else None
     height, width = points.shape[:2]
-    data = np.empty((height, width, 4 * len(POINT_FIELDS[fields])), dtype=np.uint8)
-    data.view("<f4")[:, :, :3] = points
-    if with_rgb:
-        for byte, channel in ((12, 2), (13, 1), (14, 0)):  # little-endian 0x00RRGGBB: B, G, R, 0
-            data[:, :, byte] = rgb[:, :, channel]
-        data[:, :, 15] = 0
-    return CloudLayout(data, height, width, POINT_FIELDS[fields], is_dense=not organized)
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    if not with_rgb:
+        return CloudLayout(points.view(np.uint8).reshape(height, width, 12), height, width, POINT_FIELDS[fields],
+                           is_dense=not organized)
+    # Channel shuffles in OpenCV (one pass each): B, G, R, 0 bytes make the packed rgb float, then x, y, z, rgb.
+    bgr0 = np.empty((height, width, 4), dtype=np.uint8)
+    cv2.mixChannels([np.ascontiguousarray(rgb), np.zeros((height, width), np.uint8)], [bgr0],
+                    [2, 0, 1, 1, 0, 2, 3, 3])
+    data = np.empty((height, width, 4), dtype=np.float32)
+    cv2.mixChannels([points, bgr0.view(np.float32)], [data], [0, 0, 1, 1, 2, 2, 3, 3])
+    return CloudLayout(data.view(np.uint8).reshape(height, width, 16), height, width, POINT_FIELDS[fields],
+                       is_dense=not organized)
 
 
 def depth_millimetres(depth_m: np.ndarray) -> np.ndarray:

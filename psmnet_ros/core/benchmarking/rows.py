@@ -69,10 +69,10 @@ def build_estimator(row: BenchRow, model: nn.Module, device: torch.device) -> St
     return StereoEstimator(plain, device, row.precision, fast=row.fast or False)
 
 
-def reference_model(reference_dir: Path, cases: dict, model_variant: str) -> nn.Module:
-    """The plain model with the reference checkpoint of ``model_variant`` (CPU)."""
+def reference_model(reference_dir: Path, cases: dict, variant: str) -> nn.Module:
+    """The plain model with the reference checkpoint of ``variant`` (CPU)."""
     meta = cases["meta"]
-    model, _ = model_from_checkpoint(Path(reference_dir) / meta["checkpoints"][model_variant], variant=model_variant,
+    model, _ = model_from_checkpoint(Path(reference_dir) / meta["checkpoints"][variant], variant=variant,
                                      maxdisp=meta["maxdisp"], align_corners=meta["align_corners"])
     return model.eval()
 

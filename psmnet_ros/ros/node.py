@@ -33,25 +33,21 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Header
 
 from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import StereoEstimator, load_estimator
 from psmnet_ros.core.frame_queue import FrameQueue
 from psmnet_ros.ros.conversions import stamp_ns
-from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, frame_messages
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
 from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
 from psmnet_ros.ros.memory import return_freed_memory
 from psmnet_ros.ros.node_logging import LOG_THROTTLE_S, ReasonLogger, log_python_warnings
+from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, frame_messages
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, declare_parameters, updated
-from psmnet_ros.ros.stereo_input import Frame, stereo_frame
+from psmnet_ros.ros.stereo_input import INPUT_TOPICS, Frame, stamp_text, stereo_frame
 from psmnet_ros.ros.sync import StereoSynchronizer
 
 NODE_NAME = "psmnet_node"
-INPUT_TOPICS = (("left/image_rect", Image), ("left/camera_info", CameraInfo),
-                ("right/image_rect", Image), ("right/camera_info", CameraInfo))
-"""In StereoSynchronizer input order: 0 left image, 1 left info, 2 right image, 3 right info."""
 WORKER_JOIN_S = 0.5
 """How long stopping waits for the worker thread to end (seconds): long enough to finish a
 publication, not a forward pass (seconds on a CPU, and it cannot be interrupted)."""
@@ -146,7 +142,7 @@ class PSMNetNode(Node):
                                  self._estimator.min_input_size, self._estimator.input_scale)
         except InputError as exc:
             self._stats.bad_input()
-            self._reasons.warn(str(exc), f"dropping stereo frame {_stamp_text(left_image.header)}")
+            self._reasons.warn(str(exc), f"dropping stereo frame {stamp_text(left_image.header)}")
             return
         self._queue.put(frame, key=frame.left.shape[:2])
 
@@ -178,7 +174,7 @@ class PSMNetNode(Node):
             else:
                 self._stats.inference_failed()
                 reason = f"CUDA out of memory even for a single {frame.left.shape[1]}x{frame.left.shape[0]} pair"
-            self._reasons.warn(reason, f"dropping stereo frame {_stamp_text(frame.header)}")
+            self._reasons.warn(reason, f"dropping stereo frame {stamp_text(frame.header)}")
 
         def on_retry(exc):
             self._reasons.warn(f"{type(exc).__name__}: {exc}", f"batch of {len(batch)} failed, retrying one pair at a time")
@@ -257,10 +253,6 @@ class PSMNetNode(Node):
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(WORKER_JOIN_S)
         return super().destroy_node()
-
-
-def _stamp_text(header: Header) -> str:
-    return f"{header.stamp.sec}.{header.stamp.nanosec:09d} ('{header.frame_id}')"
 
 
 def main(args=None) -> NoReturn:

@@ -1,4 +1,5 @@
-"""One synchronized stereo set checked and converted for the network, or InputError saying what is wrong."""
+"""The node's four inputs, and one synchronized stereo set of them checked and converted for the network, or
+InputError saying what is wrong."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -10,6 +11,11 @@ from std_msgs.msg import Header
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError
 from psmnet_ros.ros.conversions import SUPPORTED_ENCODINGS, image_to_rgb, stereo_camera
+
+
+INPUT_TOPICS = (("left/image_rect", Image), ("left/camera_info", CameraInfo),
+                ("right/image_rect", Image), ("right/camera_info", CameraInfo))
+"""In StereoSynchronizer input order: 0 left image, 1 left info, 2 right image, 3 right info."""
 
 
 class Frame(NamedTuple):
@@ -49,3 +55,8 @@ def stereo_frame(left_image: Image, left_info: CameraInfo, right_image: Image, r
         raise InputError(f"image {lw}x{lh} px is too small for the network at input_scale "
                          f"{input_scale}: at least {min_w}x{min_h} px needed")
     return Frame(left_image.header, images["left"], images["right"], camera, synchronized)
+
+
+def stamp_text(header: Header) -> str:
+    """A header's stamp and frame, as the node's log lines name a stereo set."""
+    return f"{header.stamp.sec}.{header.stamp.nanosec:09d} ('{header.frame_id}')"

@@ -19,7 +19,6 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from std_msgs.msg import Header
 
 from psmnet_ros.core.errors import InputError
 from psmnet_ros.core.estimator import StereoEstimator, load_estimator
@@ -31,14 +30,10 @@ from psmnet_ros.ros.memory import return_freed_memory
 from psmnet_ros.ros.node_logging import LOG_THROTTLE_S, ReasonLogger
 from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, frame_messages
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, updated
-from psmnet_ros.ros.stereo_input import Frame, stereo_frame
+from psmnet_ros.ros.stereo_input import INPUTS, Frame, stamp_text, stereo_frame
 from psmnet_ros.ros.sync import StereoSynchronizer
 from psmnet_ros.ros.sync_watch import SyncWatch
 
-IMAGE_TOPICS = ("left/image_rect", "right/image_rect")
-INFO_TOPICS = ("left/camera_info", "right/camera_info")
-INPUT_ORDER = ("left/image_rect", "left/camera_info", "right/image_rect", "right/camera_info")
-"""In StereoSynchronizer input order: 0 left image, 1 left info, 2 right image, 3 right info."""
 WORKER_JOIN_S = 0.5
 """How long stopping waits for the worker thread to end (seconds): long enough to finish a
 publication, not a forward pass (seconds on a CPU, and it cannot be interrupted)."""
@@ -100,7 +95,7 @@ class StereoPipeline:
                                         approximate=s.approximate_sync,
                                         tolerance_s=s.approximate_sync_tolerance_seconds)
         self._topics = self._input_topics()
-        self._watch = SyncWatch([self._topics[name][0] for name in INPUT_ORDER], s.approximate_sync,
+        self._watch = SyncWatch([self._topics[name][0] for name in INPUTS], s.approximate_sync,
                                 s.approximate_sync_tolerance_seconds)
         self._stopping = threading.Event()
         self._idle_logged = False
@@ -157,9 +152,11 @@ class StereoPipeline:
     def _input_topics(self) -> dict[str, tuple[str, type]]:
         """Input name -> (topic to subscribe to, message type). Compressed images come from
         ``<image topic>/compressed`` as image_transport names them: the image topic after remapping + suffix."""
-        topics = {name: (self._resolve(name), CameraInfo) for name in INFO_TOPICS}
-        for name in IMAGE_TOPICS:
-            if self.settings.image_transport == "compressed":
+        topics = {}
+        for name in INPUTS:
+            if not name.endswith("image_rect"):
+                topics[name] = (self._resolve(name), CameraInfo)
+            elif self.settings.image_transport == "compressed":
                 topics[name] = (self._resolve(name) + "/compressed", CompressedImage)
             else:
                 topics[name] = (self._resolve(name), Image)
@@ -185,7 +182,7 @@ class StereoPipeline:
             qos = self._input_qos()
             self._inputs = [self._node.create_subscription(self._topics[name][1], self._topics[name][0],
                                                            self._input_callback(index), qos)
-                            for index, name in enumerate(INPUT_ORDER)]
+                            for index, name in enumerate(INPUTS)]
             self._idle_logged = False
             if self.settings.lazy:
                 self._logger.info(f"subscriber on {', '.join(listeners)}: subscribing to the inputs "
@@ -227,7 +224,7 @@ class StereoPipeline:
                                  (self._topics["left/image_rect"][0], self._topics["right/image_rect"][0]))
         except InputError as exc:
             self._stats.bad_input()
-            self._reasons.warn(str(exc), f"dropping stereo frame {_stamp_text(left_image.header)}")
+            self._reasons.warn(str(exc), f"dropping stereo frame {stamp_text(left_image.header)}")
             return
         self._queue.put(frame, key=frame.left.shape[:2])
 
@@ -284,7 +281,7 @@ class StereoPipeline:
             else:
                 self._stats.inference_failed()
                 reason = f"CUDA out of memory even for a single {frame.left.shape[1]}x{frame.left.shape[0]} pair"
-            self._reasons.warn(reason, f"dropping stereo frame {_stamp_text(frame.header)}")
+            self._reasons.warn(reason, f"dropping stereo frame {stamp_text(frame.header)}")
 
         def on_retry(exc):
             self._reasons.warn(f"{type(exc).__name__}: {exc}",
@@ -350,7 +347,3 @@ class StereoPipeline:
             diagnostic_array(report, self._node.get_clock().now().to_msg(),
                              f"{self._node.get_fully_qualified_name()}: stereo inference", str(est.device), extra,
                              idle=IDLE if self.idle else None))
-
-
-def _stamp_text(header: Header) -> str:
-    return f"{header.stamp.sec}.{header.stamp.nanosec:09d} ('{header.frame_id}')"

@@ -1,4 +1,5 @@
-"""One synchronized stereo set checked and converted for the network, or InputError saying what is wrong."""
+"""The node's four inputs, and one synchronized stereo set of them checked and converted for the network, or
+InputError saying what is wrong."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -11,6 +12,10 @@ from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError
 from psmnet_ros.core.image_codec import decode_image
 from psmnet_ros.ros.conversions import SUPPORTED_ENCODINGS, image_to_rgb, stereo_camera
+
+
+INPUTS = ("left/image_rect", "left/camera_info", "right/image_rect", "right/camera_info")
+"""The input topics (relative names), in StereoSynchronizer input order."""
 
 
 class Frame(NamedTuple):
@@ -58,3 +63,8 @@ def stereo_frame(left_image: Image | CompressedImage, left_info: CameraInfo, rig
         raise InputError(f"image {lw}x{lh} px is too small for the network at input_scale "
                          f"{input_scale}: at least {min_w}x{min_h} px needed")
     return Frame(left_image.header, images["left"], images["right"], camera, synchronized)
+
+
+def stamp_text(header: Header) -> str:
+    """A header's stamp and frame, as the node's log lines name a stereo set."""
+    return f"{header.stamp.sec}.{header.stamp.nanosec:09d} ('{header.frame_id}')"

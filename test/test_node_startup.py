@@ -156,7 +156,7 @@ def test_shipped_config_runs_the_default_weights_on_the_motorcycle_pair(tmp_path
 
 
 def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_input(tmp_path, pair):
-    """config/psmnet.yaml as shipped (device cuda, sensor_data QoS) with explicit random weights and fp16,
+    """config/psmnet.yaml as shipped (device cuda, qos auto) with explicit random weights and fp16,
     on this CPU-only torch: warnings name each fallback, and a frame sent best-effort still comes out."""
     log_path = tmp_path / "node.log"
     proc = _start_ready_node(log_path, "-p", "checkpoint:=random", "-p", "precision:=fp16", "-p", "maxdisp:=16")
@@ -193,7 +193,8 @@ def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_i
     if not torch.cuda.is_available():
         assert "device 'cuda' requested but no GPU is available: running on the cpu" in output
         assert "precision 'fp16' is not usable on the cpu" in output and "on cpu (fp32)" in output
-    assert "qos=sensor_data" in output
+    assert "qos=auto" in output
+    assert "/left/image_rect now best effort (a publisher offers best effort" in output  # qos auto switched
     assert "weights 'random'" in output
     assert "RANDOM UNTRAINED weights" in output and "MEANINGLESS" in output
     assert "weights: random (untrained)" in output

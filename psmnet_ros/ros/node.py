@@ -32,7 +32,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
@@ -47,6 +47,7 @@ from psmnet_ros.ros.conversions import SUPPORTED_ENCODINGS, image_to_rgb, stamp_
 from psmnet_ros.ros.outputs import OUTPUTS, frame_messages
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
 from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
+from psmnet_ros.ros.input_qos import InputSubscriptions
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, declare_parameters, updated
 from psmnet_ros.ros.sync import StereoSynchronizer
 
@@ -142,12 +143,8 @@ class PSMNetNode(Node):
         self._pub_frame_stats = self.create_publisher(FrameStats, "frame_stats", out_qos)
         self._dropped_before = 0  # frames dropped up to the previous published frame (FrameStats)
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        reliability = ReliabilityPolicy.BEST_EFFORT if s.qos == "sensor_data" else ReliabilityPolicy.RELIABLE
-        in_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.queue_size, reliability=reliability,
-                            durability=DurabilityPolicy.VOLATILE)
-        self._subscriptions_in = [
-            self.create_subscription(msg_type, topic, self._input_callback(index), in_qos)
-            for index, (topic, msg_type) in enumerate(INPUT_TOPICS)]
+        inputs = [(topic, msg_type, self._input_callback(i)) for i, (topic, msg_type) in enumerate(INPUT_TOPICS)]
+        self._inputs = InputSubscriptions(self, inputs, s.qos, s.queue_size)
         # Steady clock: diagnostics keep flowing when use_sim_time is set and no /clock is published.
         self.create_timer(s.diagnostics_period, self._publish_diagnostics,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))

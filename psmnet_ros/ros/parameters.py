@@ -16,8 +16,8 @@ from psmnet_ros.core.fast.precision import PRECISIONS
 from psmnet_ros.core.psmnet import VARIANTS
 from psmnet_ros.core.stereo_products import depth_limits_problem
 from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
+from psmnet_ros.ros.input_qos import QOS_CHOICES
 
-QOS_CHOICES = ("sensor_data", "reliable")
 RUNTIME = ("min_depth", "max_depth", "max_batch_delay_ms", "confidence_threshold")
 """Parameters that may change while the node runs; all others are read-only."""
 
@@ -46,7 +46,7 @@ class NodeSettings:
     min_depth: float = 0.0
     max_depth: float = 0.0
     confidence_threshold: float = 0.0
-    qos: str = "sensor_data"
+    qos: str = "auto"
     diagnostics_period: float = 1.0
 
 
@@ -75,7 +75,8 @@ _DESCRIPTIONS = {
     "max_depth": "points2: points farther than this are NaN (metres); 0 = no limit",
     "confidence_threshold": "pixels whose confidence (probability within +-6 px of the estimate, in [0, 1]) is "
                             "below this are invalid in disparity, depth and points2; 0 = none",
-    "qos": "input subscriptions: sensor_data (best effort) or reliable",
+    "qos": "input subscriptions: auto (the reliability the discovered publishers offer), sensor_data (best "
+           "effort) or reliable",
     "diagnostics_period": "period of the /diagnostics status (seconds)",
 }
 

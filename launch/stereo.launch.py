@@ -52,7 +52,7 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "params_file",
             default_value=PathJoinSubstitution([FindPackageShare("psmnet_ros"), "config", "psmnet.yaml"]),
-            description="YAML file with the psmnet_node parameters (top key psmnet_node: ros__parameters:)"),
+            description="YAML file with the psmnet_node parameters (top key /**/psmnet_node: ros__parameters:)"),
         DeclareLaunchArgument(
             "checkpoint", default_value="",
             description="weights: a name (kitti2015, random = untrained) or a checkpoint file (.tar/.pth); "

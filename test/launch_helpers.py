@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import yaml
 
@@ -76,6 +75,7 @@ class LaunchProcess:
         return self.log_path.read_text()
 
     def _note_children(self) -> None:
+        import psutil  # installed with the launch stack (scripts/env.sh)
         try:
             for child in psutil.Process(self.proc.pid).children(recursive=True):
                 self._seen.setdefault(child.pid, child)
@@ -118,7 +118,9 @@ class LaunchProcess:
             time.sleep(0.05)
 
 
-def _alive(process: psutil.Process) -> bool:
+def _alive(process) -> bool:
+    """Whether a psutil.Process still runs (a zombie does not)."""
+    import psutil
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:

@@ -119,7 +119,7 @@ def generate_launch_description():
                               description="YAML file with the psmnet_node parameters"),
         DeclareLaunchArgument("checkpoint", default_value="",
                               description="weights: a name (kitti2015, random = untrained) or a checkpoint file "
-                                          "(.tar/.pth); empty = the params file's 'checkpoint' (shipped: kitti2015)"),
+                                          "(.tar/.pth); empty = the params file's 'weights' (shipped: kitti2015)"),
         OpaqueFunction(function=_optional_parts),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare("psmnet_ros"), "launch", "stereo.launch.py"])),

@@ -29,7 +29,7 @@ def _psmnet_node(context):
     use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
     parameters = [LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}]
     if checkpoint:
-        parameters.append({"checkpoint": checkpoint})
+        parameters.append({"weights": checkpoint})
     return [Node(
         package="psmnet_ros",
         executable="psmnet_node",
@@ -56,7 +56,7 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "checkpoint", default_value="",
             description="weights: a name (kitti2015, random = untrained) or a checkpoint file (.tar/.pth); "
-                        "empty = the params file's 'checkpoint' (shipped: empty = kitti2015)"),
+                        "empty = the params file's 'weights' (shipped: empty = kitti2015)"),
         DeclareLaunchArgument(
             "namespace", default_value="",
             description="namespace of the node and of its outputs (disparity, depth, points2, ...)"),

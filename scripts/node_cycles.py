@@ -34,8 +34,9 @@ import numpy as np
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from stereo_msgs.msg import DisparityImage
+from sensor_msgs.msg import CameraInfo, Image
+
+from psmnet_ros.ros.outputs import OUTPUTS
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test"))
@@ -61,9 +62,8 @@ class Feeder:
             ("left/image_rect", Image), ("left/camera_info", CameraInfo),
             ("right/image_rect", Image), ("right/camera_info", CameraInfo))]
         self.outputs = 0
-        for topic, msg_type in (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2),
-                                ("disparity/image_color", Image)):
-            node.create_subscription(msg_type, topic, self._count, reliable)
+        for output in OUTPUTS:
+            node.create_subscription(output.msg_type, output.topic, self._count, reliable)
         rng = np.random.default_rng(0)
         self._left = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
         self._right = np.roll(self._left, -4, axis=1)

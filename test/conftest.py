@@ -1,6 +1,8 @@
 """Shared fixtures: the reference data of ../shared/reference (or PSMNET_REFERENCE_DIR), when it is there;
-the ``cuda`` marker: such tests skip, with the reason, where no GPU is visible."""
+the ``cuda`` marker: such tests skip, with the reason, where no GPU is visible; ``--order``: the tests in
+reverse or shuffled order, to show that none depends on another having run first."""
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,41 @@ REFERENCE_DIR = Path(os.environ.get("PSMNET_REFERENCE_DIR",
                                     Path(__file__).resolve().parents[1].parent / "shared" / "reference"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--order", default="normal", metavar="normal|reverse|random:SEED",
+                     help="run the test files, and the tests within each file, in collection order (normal), "
+                          "backwards (reverse) or shuffled with SEED (random:SEED); a file's tests stay together")
+
+
+def _order(value: str):
+    """The reordering ``--order value`` asks for: a function from a list to a new list."""
+    if value == "normal":
+        return list
+    if value == "reverse":
+        return lambda seq: list(reversed(seq))
+    kind, _, seed = value.partition(":")
+    if kind == "random" and seed.isdigit():
+        rng = random.Random(int(seed))
+        return lambda seq: rng.sample(list(seq), len(seq))
+    raise pytest.UsageError(f"--order {value!r}: use normal, reverse or random:SEED (SEED a whole number)")
+
+
+def _reorder(items: list, order) -> list:
+    """``items`` with the files and each file's tests in ``order``, each file's tests kept together (its
+    module fixtures are set up once)."""
+    by_file: dict = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+    return [item for name in order(list(by_file)) for item in order(by_file[name])]
+
+
+def pytest_report_header(config):
+    return f"test order: {config.getoption('order')}"
+
+
 def pytest_collection_modifyitems(config, items):
+    order = _order(config.getoption("order"))
+    items[:] = _reorder(items, order)
     import torch
     if torch.cuda.is_available():
         return

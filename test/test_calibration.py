@@ -1,9 +1,11 @@
-"""KITTI calibration files -> StereoCalibration, checked against hand-computed numbers."""
+"""KITTI calibration files and stereo calibration YAML files -> StereoCalibration, checked against
+hand-computed numbers."""
 import numpy as np
 import pytest
 
 from kitti_fixtures import KITTI2012_CALIB_TEXT, RAW_CALIB_TEXT
-from psmnet_ros.core.calibration import StereoCalibration, kitti_stereo_calibration, read_calib_file
+from psmnet_ros.core.calibration import (StereoCalibration, kitti_stereo_calibration, read_calib_file, read_calibration,
+                                         write_calibration_yaml)
 from psmnet_ros.core.errors import InputError
 
 
@@ -24,26 +26,27 @@ def test_read_calib_file_skips_text_values(raw_calib):
 
 
 def test_raw_colour_pair_hand_computed(raw_calib):
-    calib = kitti_stereo_calibration(raw_calib)
-    assert calib.fx == 721.5377 and calib.fy == 721.5377
-    assert calib.cx_left == 609.5593 and calib.cx_right == 609.5593 and calib.cy == 172.854
-    assert calib.doffs == 0.0
+    calibration = kitti_stereo_calibration(raw_calib)
+    assert calibration.fx == 721.5377 and calibration.fy == 721.5377
+    assert calibration.cx_left == 609.5593 and calibration.cx_right == 609.5593 and calibration.cy == 172.854
+    assert calibration.doffs == 0.0
     # B = (P_rect_02[0,3] - P_rect_03[0,3]) / fx = (44.85728 + 339.5242) / 721.5377
-    assert calib.baseline_m == pytest.approx(384.38148 / 721.5377, rel=1e-12)
-    assert calib.baseline_m == pytest.approx(0.5327, abs=1e-4)
-    assert abs(calib.baseline_m - 339.5242 / 721.5377) > 0.06   # the textbook -P_right[0,3]/fx = 0.4706 is wrong here
-    assert calib.size == (1242, 375)
-    assert calib.P_left[1, 3] == 0.2163791 and calib.P_right[2, 3] == 0.002729905
-    assert calib.R_left[0].tolist() == [0.9998817, 0.01511453, -0.002841595]
-    assert calib.R_right[2].tolist() == [-0.01683901, 0.002415116, 0.9998553]
-    np.testing.assert_array_equal(calib.camera_matrix,
+    assert calibration.baseline_m == pytest.approx(384.38148 / 721.5377, rel=1e-12)
+    assert calibration.baseline_m == pytest.approx(0.5327, abs=1e-4)
+    # the textbook -P_right[0,3]/fx = 0.4706 is wrong here
+    assert abs(calibration.baseline_m - 339.5242 / 721.5377) > 0.06
+    assert calibration.size == (1242, 375)
+    assert calibration.P_left[1, 3] == 0.2163791 and calibration.P_right[2, 3] == 0.002729905
+    assert calibration.R_left[0].tolist() == [0.9998817, 0.01511453, -0.002841595]
+    assert calibration.R_right[2].tolist() == [-0.01683901, 0.002415116, 0.9998553]
+    np.testing.assert_array_equal(calibration.camera_matrix,
                                   [[721.5377, 0, 609.5593], [0, 721.5377, 172.854], [0, 0, 1]])
 
 
 def test_raw_grey_pair(raw_calib):
-    calib = kitti_stereo_calibration(raw_calib, cameras=("00", "01"))
-    assert calib.baseline_m == pytest.approx(387.5744 / 721.5377, rel=1e-12)   # 0.5372 m
-    assert calib.R_left[0, 1] == 0.00983776
+    calibration = kitti_stereo_calibration(raw_calib, cameras=("00", "01"))
+    assert calibration.baseline_m == pytest.approx(387.5744 / 721.5377, rel=1e-12)   # 0.5372 m
+    assert calibration.R_left[0, 1] == 0.00983776
 
 
 def test_image_size_overrides_s_rect(raw_calib):
@@ -105,3 +108,61 @@ def test_stereo_calibration_checks_shapes():
     with pytest.raises(InputError, match="P_left must have 12 values"):
         StereoCalibration(P_left=np.eye(3), P_right=np.zeros((3, 4)), R_left=np.eye(3), R_right=np.eye(3),
                           size=(10, 10))
+
+
+# Two cameras in the form camera_info_manager writes (a ROS user's left.yaml and right.yaml under one key each):
+# fx 700, cx 320 / 330 (doffs 10), cy 240, right camera 0.12 m to the right: P_right[0,3] = -700 * 0.12 = -84.
+STEREO_YAML = """\
+left:
+  image_width: 640
+  image_height: 480
+  camera_name: left
+  camera_matrix: {rows: 3, cols: 3, data: [700, 0, 320, 0, 700, 240, 0, 0, 1]}
+  distortion_model: plumb_bob
+  distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}
+  rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}
+  projection_matrix: {rows: 3, cols: 4, data: [700, 0, 320, 0, 0, 700, 240, 0, 0, 0, 1, 0]}
+right:
+  image_width: 640
+  image_height: 480
+  camera_name: right
+  rectification_matrix: {rows: 3, cols: 3, data: [0, -1, 0, 1, 0, 0, 0, 0, 1]}
+  projection_matrix: {rows: 3, cols: 4, data: [700, 0, 330, -84, 0, 700, 240, 0, 0, 0, 1, 0]}
+"""
+
+
+def test_stereo_yaml_hand_computed(tmp_path):
+    path = tmp_path / "stereo.yaml"
+    path.write_text(STEREO_YAML)
+    calibration = read_calibration(path)
+    assert (calibration.fx, calibration.cx_left, calibration.cy, calibration.size) == (700, 320, 240, (640, 480))
+    assert calibration.doffs == 10 and calibration.baseline_m == pytest.approx(0.12, rel=1e-15)
+    np.testing.assert_array_equal(calibration.R_right, [[0, -1, 0], [1, 0, 0], [0, 0, 1]])
+
+
+def test_stereo_yaml_round_trip_keeps_every_number(tmp_path, raw_calib):
+    original = kitti_stereo_calibration(raw_calib)   # KITTI: P_left carries its own Tx, R is not the identity
+    write_calibration_yaml(tmp_path / "kitti.yml", original)
+    again = read_calibration(tmp_path / "kitti.yml")
+    for name in ("P_left", "P_right", "R_left", "R_right"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(original, name))
+    assert again.size == original.size
+    assert read_calibration(raw_calib).baseline_m == original.baseline_m   # not .yaml: a KITTI text file
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda text: text.split("right:")[0], "has no 'right' camera"),
+    (lambda text: text.replace("image_width: 640\n  image_height: 480\n  camera_name: right",
+                               "image_width: 320\n  image_height: 480\n  camera_name: right"),
+     "the left camera is 640x480 px, the right 320x480 px"),
+    (lambda text: text.replace("  projection_matrix: {rows: 3, cols: 4, data: [700, 0, 330",
+                               "  projection: {rows: 3, cols: 4, data: [700, 0, 330"),
+     "the right camera lacks or mangles 'projection_matrix'"),
+    (lambda text: text.replace("-84", "84"), "stereo baseline"),
+    (lambda text: "left: [unclosed", "cannot read calibration file"),
+])
+def test_bad_stereo_yaml_is_named(tmp_path, edit, message):
+    path = tmp_path / "stereo.yaml"
+    path.write_text(edit(STEREO_YAML))
+    with pytest.raises(InputError, match=message):
+        read_calibration(path)

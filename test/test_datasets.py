@@ -4,8 +4,9 @@ import pytest
 from PIL import Image
 
 from kitti_fixtures import make_kitti2012, make_kitti2015, make_sceneflow, write_pfm_bytes
+from psmnet_ros.core.dataset_registry import open_dataset
 from psmnet_ros.core.datasets import (Kitti2012, Kitti2015, MiddleburyMotorcycle, SceneFlow, StereoFolder,
-                                      open_dataset, random_crop, read_split_file)
+                                      random_crop, read_split_file)
 from psmnet_ros.core.errors import InputError
 
 VAL_2015 = [f"{i:06d}_10" for i in range(160, 200)]
@@ -160,13 +161,14 @@ def test_middlebury_motorcycle():
     assert sample["disparity"].dtype == np.float32 and sample["noc"] is None
     assert not np.isinf(sample["disparity"]).any()
     np.testing.assert_array_equal(np.isnan(sample["disparity"]), ~np.isfinite(raw))
-    calib = ds.calibration
-    assert calib.fx == 994.978 and calib.cx_left == 311.193 and calib.cy == 254.877
-    assert calib.doffs == pytest.approx(31.086, abs=1e-9)
-    assert calib.baseline_m == pytest.approx(0.193001, rel=1e-12)
-    assert calib.size == (741, 500)
-    with pytest.raises(InputError, match="one evaluation pair"):
-        MiddleburyMotorcycle(split="train")
+    calibration = ds.calibration
+    assert calibration.fx == 994.978 and calibration.cx_left == 311.193 and calibration.cy == 254.877
+    assert calibration.doffs == pytest.approx(31.086, abs=1e-9)
+    assert calibration.baseline_m == pytest.approx(0.193001, rel=1e-12)
+    assert calibration.size == (741, 500)
+    assert MiddleburyMotorcycle(split="train").names == ["motorcycle"]  # training on it: an over-fitting check
+    with pytest.raises(InputError, match="one pair: use split val, all or train, not 'test'"):
+        MiddleburyMotorcycle(split="test")
 
 
 def test_stereo_folder(tmp_path):

@@ -58,14 +58,14 @@ def test_demo_writes_offline_and_ros_results(tmp_path):
 
     # What the node published obeys the Motorcycle calibration: Z = f * B / d', where d' is the
     # published disparity, already corrected by the principal-point offset (cx_right - cx_left).
-    calib = motorcycle_calibration()
+    calibration = motorcycle_calibration()
     disparity = cv2.imread(str(ros / f"{stamps[0]}_disparity.png"), cv2.IMREAD_UNCHANGED) / 256.0
     depth = np.load(ros / f"{stamps[0]}_depth.npy")
     assert disparity.shape == depth.shape == (500, 741)
     valid = disparity > 0
-    assert valid.mean() > 0.99 and disparity[valid].min() >= calib.doffs - 0.01
+    assert valid.mean() > 0.99 and disparity[valid].min() >= calibration.doffs - 0.01
     # The PNG holds round(256 d'): |error| <= 1/512 px, relative <= (1/512) / 31.07 = 6.3e-5 as d' >= doffs - 0.01.
-    np.testing.assert_allclose(depth[valid], calib.fx * calib.baseline_m / disparity[valid], rtol=1e-4)
+    np.testing.assert_allclose(depth[valid], calibration.fx * calibration.baseline_m / disparity[valid], rtol=1e-4)
 
 
 def test_demo_refuses_a_variant_the_default_weights_are_not_before_doing_anything(tmp_path):

@@ -1,5 +1,6 @@
 """FrameQueue: bounded drop-oldest queue handing out same-size batches (ROS-free)."""
 import math
+import sys
 import threading
 import time
 
@@ -93,13 +94,23 @@ def test_lowering_max_delay_releases_a_waiting_batch():
     timer.join()
 
 
+def _blocked_in_get_batch(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is waiting on a condition inside FrameQueue.get_batch, from its call stack."""
+    frame = sys._current_frames().get(thread.ident)
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return "wait" in names and "get_batch" in names and names.index("wait") < names.index("get_batch")
+
+
 def test_close_wakes_a_blocked_consumer():
     q = FrameQueue(capacity=1, batch_size=1)
     result = {}
     consumer = threading.Thread(target=lambda: result.setdefault("batch", q.get_batch(None)))
     consumer.start()
     deadline = time.monotonic() + 5.0
-    while not q._cond._waiters:  # until the consumer waits inside get_batch (CPython's Condition)
+    while not _blocked_in_get_batch(consumer):
         assert time.monotonic() < deadline, "the consumer never waited"
         time.sleep(0.001)
     q.close()

@@ -25,7 +25,7 @@ def test_one_frame_stats_per_disparity_with_its_stamp(tmp_path):
     right = np.roll(left, -2, axis=1)
     log_path = tmp_path / "node.log"
     command = [sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args", "--params-file", "config/psmnet.yaml",
-               "-p", "checkpoint:=random", "-p", "variant:=basic", "-p", "maxdisp:=16", "-p", "device:=cpu",
+               "-p", "weights:=random", "-p", "variant:=basic", "-p", "maxdisp:=16", "-p", "device:=cpu",
                "-p", "qos:=reliable"]
     with open(log_path, "w") as log:
         node_proc = subprocess.Popen(command, cwd=REPO, env=ros_env(DOMAIN_ID), stdout=log, stderr=subprocess.STDOUT)

@@ -5,14 +5,15 @@ import pytest
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError
 from psmnet_ros.core.geometry import depth_to_points, disparity_to_depth
-from psmnet_ros.core.stereo_products import check_depth_limits, stereo_products
+from psmnet_ros.core.stereo_products import (check_depth_limits, corrected_disparity, disparity_range, stereo_products,
+                                             uncorrected_disparity)
 
 
 def pinhole(f=700.0, b=0.5, cx=2.0, cy=1.0, size=(4, 3), doffs=0.0, fy=None):
-    calib = StereoCalibration.from_pinhole(f, b, cx, cy, size, doffs=doffs)
+    calibration = StereoCalibration.from_pinhole(f, b, cx, cy, size, doffs=doffs)
     if fy is None:
-        return calib
-    p_left, p_right = calib.P_left.copy(), calib.P_right.copy()
+        return calibration
+    p_left, p_right = calibration.P_left.copy(), calibration.P_right.copy()
     p_left[1, 1] = p_right[1, 1] = fy
     return StereoCalibration(P_left=p_left, P_right=p_right, R_left=np.eye(3), R_right=np.eye(3), size=size)
 
@@ -42,8 +43,9 @@ def test_baseline_both_conventions():
     fx = 721.5377
     ros_left = [[fx, 0, 609.5593, 0], [0, fx, 172.854, 0], [0, 0, 1, 0]]
     ros_right = [[fx, 0, 609.5593, -0.5327 * fx], [0, fx, 172.854, 0], [0, 0, 1, 0]]
-    calib = StereoCalibration(P_left=ros_left, P_right=ros_right, R_left=np.eye(3), R_right=np.eye(3), size=(10, 10))
-    assert calib.baseline_m == pytest.approx(0.5327)
+    calibration = StereoCalibration(P_left=ros_left, P_right=ros_right, R_left=np.eye(3), R_right=np.eye(3),
+                                    size=(10, 10))
+    assert calibration.baseline_m == pytest.approx(0.5327)
     # KITTI 2011_09_26 P_rect_02 / P_rect_03: Tx of their own relative to camera 00
     kitti_left = [[fx, 0, 609.5593, 44.85728], [0, fx, 172.854, 0.2163791], [0, 0, 1, 0.002745884]]
     kitti_right = [[fx, 0, 609.5593, -339.5242], [0, fx, 172.854, 2.199936], [0, 0, 1, 0.002729905]]
@@ -91,3 +93,16 @@ def test_products_refuse_a_disparity_of_another_size_and_bad_depth_limits():
                                (5.0, 2.0, "maximum depth 2.0 must exceed the minimum depth \\(5.0 m\\)")):
         with pytest.raises(InputError, match=message):
             check_depth_limits(low, high)
+
+
+def test_principal_point_correction_its_inverse_and_the_colour_range():
+    """cx_left 2, cx_right 12.5: d' = (x_l - x_r) + 10.5; the published range is the network's shifted by 10.5."""
+    calibration = pinhole(cx=2.0, doffs=10.5)
+    network = np.array([[0.0, 1.25, np.nan]], dtype=np.float32)
+    corrected = corrected_disparity(network, calibration)
+    np.testing.assert_array_equal(corrected, [[10.5, 11.75, np.nan]])
+    np.testing.assert_array_equal(uncorrected_disparity(corrected, calibration), network)
+    assert corrected.dtype == np.float32 and corrected is not network
+    assert disparity_range(calibration, 95.0) == (10.5, 105.5)
+    assert disparity_range(None, 95.0) == (0.0, 95.0)
+    np.testing.assert_array_equal(corrected_disparity(network, None), network)

@@ -53,12 +53,12 @@ def test_steps_report_their_measurements(tiny_check):
         # Sets the reliable writers refused ("cannot publish data") are counted, not sent: under load it happens.
         assert isinstance(phase["publish_failed"], int) and (phase["publish_error"] is None) == (
             phase["publish_failed"] == 0)
-        assert phase["latency_ms_p50"] > 0 and set(phase["other_outputs"]) == {
-            "/depth", "/points2", "/disparity/image_color", "/frame_stats"}
+        assert phase["latency_ms_p50"] > 0 and set(phase["other_outputs"]) == {  # every output but disparity
+            "/depth", "/points2", "/disparity/image_color", "/confidence", "/frame_stats"}
 
 
 def test_a_probe_without_result_line_is_an_error_naming_its_last_line():
-    from psmnet_ros.tools.gpu_check import parse_result
+    from psmnet_ros.tools.gpu_check.common import parse_result
     with pytest.raises(RuntimeError, match="probe gpu ended with exit status 1 and no result: Traceback"):
         parse_result(1, "some output\nTraceback", "probe gpu")
     assert parse_result(0, 'log\nRESULT {"a": 1}\n', "probe env") == {"a": 1}

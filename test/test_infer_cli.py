@@ -172,3 +172,29 @@ def test_confidence_files_and_threshold(motorcycle_files, tmp_path, reference_di
     with pytest.raises(SystemExit):
         build_parser().parse_args(["L", "R", "--confidence-threshold", "x"])
     assert main(["L", "R", "--confidence-threshold", "1.5"]) == 2
+
+
+def test_calibration_file_gives_the_camera_as_an_object(motorcycle_files, tmp_path, capsys):
+    """--calibration FILE (a stereo calibration YAML here) carries P and R whole: the same files as the pair's
+    numbers on the command line; the old name --calib still works, with a deprecation warning."""
+    from psmnet_ros.core.calibration import write_calibration_yaml
+    from psmnet_ros.core.datasets import motorcycle_calibration
+
+    folder, left = motorcycle_files
+    calibration_file = tmp_path / "motorcycle.yaml"
+    write_calibration_yaml(calibration_file, motorcycle_calibration())
+    pair = [str(folder / "left" / "motorcycle.png"), str(folder / "right" / "motorcycle.png"), "--checkpoint",
+            "random", "--variant", "basic", "--maxdisp", "16", "--input-scale", "0.5"]
+    assert main(pair + ["--out-dir", str(tmp_path / "file"), "--calibration", str(calibration_file)]) == 0
+    disparity = np.load(tmp_path / "file" / "motorcycle_disp.npy")
+    right = cv2.imread(str(folder / "right" / "motorcycle.png"))[..., ::-1].copy()
+    network = StereoEstimator.random("basic", maxdisp=16, input_scale=0.5).predict(left, right)
+    np.testing.assert_allclose(disparity, network + np.float32(DOFFS), atol=1e-4)
+    np.testing.assert_allclose(np.load(tmp_path / "file" / "motorcycle_depth.npy"),
+                               np.where(disparity > 0, F * B / disparity, np.nan), rtol=1e-5)
+    with pytest.warns(FutureWarning, match="--calib is deprecated .* use --calibration"):
+        assert main(pair + ["--out-dir", str(tmp_path / "old"), "--calib", str(calibration_file)]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "old" / "motorcycle_disp.npy"), disparity)
+    capsys.readouterr()
+    assert main(pair + ["--out-dir", str(tmp_path / "x"), "--calibration", str(calibration_file), "--focal", "9"]) == 2
+    assert "give either --calibration or --focal/--baseline, not both" in capsys.readouterr().err

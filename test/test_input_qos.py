@@ -19,7 +19,7 @@ from ros_helpers import (NodeProcess, reserve_domain_id, ros_context, spin_until
 
 DOMAIN_ID = reserve_domain_id()
 NAMESPACE = "/qos_ns"
-USER_PARAMS = {"checkpoint": "random", "variant": "basic", "maxdisp": 16, "device": "cpu", "queue_size": 3,
+USER_PARAMS = {"weights": "random", "variant": "basic", "maxdisp": 16, "device": "cpu", "queue_size": 3,
                "max_depth": 42.0, "frame_queue_size": 2}
 """Each differs from the built-in default (parameters.NodeSettings); qos stays auto."""
 INPUTS = (("left/image_rect", Image), ("left/camera_info", CameraInfo),

@@ -119,7 +119,7 @@ def test_stereo_node_and_remappings():
 def test_stereo_passes_checkpoint_only_when_set():
     source = ast.unparse(next(n for n in tree(STEREO).body
                               if isinstance(n, ast.FunctionDef) and n.name == "_psmnet_node"))
-    assert "if checkpoint:\n        parameters.append({'checkpoint': checkpoint})" in source
+    assert "if checkpoint:\n        parameters.append({'weights': checkpoint})" in source
     assert "parameters = [LaunchConfiguration('params_file'), {'use_sim_time': use_sim_time}]" in source
 
 

@@ -1,7 +1,8 @@
 """psmnet_node over real rclpy + DDS, started as a subprocess exactly as the launch file starts it.
 
 Node "A" (exact sync, batch_size 2) serves most tests; node "B" (namespace /approx, approximate
-sync, input_scale 0.5, frame_queue_size 4) the approximate-sync, burst-keeping and SIGTERM tests. Both take reliable inputs: with
+sync, input_scale 0.5, frame_queue_size 4) the approximate-sync and burst-keeping tests; the SIGTERM test
+starts nodes of its own. Each test makes the input it checks: they pass alone and in any order. Both take reliable inputs: with
 Fast DDS defaults, best-effort samples above ~200 KB between processes can be lost (UDP
 fragments overflow the default socket buffer); test_node_startup.py covers the default
 sensor_data QoS with a small image.
@@ -151,7 +152,7 @@ def pair(reference_cases):
 def nodes(checkpoint, tmp_path_factory):
     """Both node processes, started together so their start-ups overlap."""
     logs = tmp_path_factory.mktemp("node_logs")
-    common = ("-p", f"checkpoint:={checkpoint}", "-p", "device:=cpu", "-p", f"maxdisp:={MAXDISP}")
+    common = ("-p", f"weights:={checkpoint}", "-p", "device:=cpu", "-p", f"maxdisp:={MAXDISP}")
     node_a = NodeProcess(
         logs / "a.log", DOMAIN_ID, *common, "-p", "batch_size:=2", "-p", "max_batch_delay_ms:=100.0",
         "-p", f"min_depth:={MIN_DEPTH}", "-p", f"max_depth:={MAX_DEPTH}", "-p", "qos:=reliable",
@@ -453,30 +454,75 @@ def test_burst_drops_the_oldest_frames_and_memory_stays_flat(ros, nodes, pair):
                           "of images): frames are being kept"
 
 
-def test_diagnostics_report_rates_latency_and_drops(ros, nodes, checkpoint):
-    diagnostics = ros["diagnostics"]
+def _statuses(diagnostics, first: int = 0) -> list:
+    """Node A's statuses among the /diagnostics arrays received from index ``first`` on."""
+    return [s for array in list(diagnostics)[first:] for s in array.status if s.name == STATUS_NAME]
+
+
+def _values(status) -> dict:
+    return {kv.key: kv.value for kv in status.values}
+
+
+def test_diagnostics_report_rates_latency_and_drops(ros, pair, checkpoint):
+    """The test makes every event it checks (a bad set, an unsynchronized set, a burst), one after the other,
+    and compares the counts with the last status before it."""
+    client, diagnostics = ros["a"], ros["diagnostics"]
     deadline = time.monotonic() + 10.0
-    while True:  # once drops stop, the status goes back to OK
-        statuses = [s for array in list(diagnostics) for s in array.status if s.name == STATUS_NAME]
-        if statuses and statuses[-1].level == DiagnosticStatus.OK:
-            break
-        assert time.monotonic() < deadline, "no OK diagnostics after the burst"
+    while not _statuses(diagnostics):
+        assert time.monotonic() < deadline, "no diagnostics from node A"
+        time.sleep(0.05)
+    first = len(diagnostics)
+    before = _values(_statuses(diagnostics)[-1])
+    base = T0_NS + 60_000_000_000
+    left, right = pair
+    h, w = left.shape[:2]
+    client.send(stereo_set(left, right, base, left_image=Image(
+        header=make_header(base, FRAME_ID), height=h, width=w, encoding="16UC1", step=2 * w, data=bytes(2 * w * h))))
+    deadline = time.monotonic() + 10.0  # counted before more comes: the inputs' DDS history is 5 deep
+    while not any(int(_values(s)["dropped frames: bad input"]) > int(before["dropped frames: bad input"])
+                  for s in _statuses(diagnostics, first)):
+        assert time.monotonic() < deadline, "the bad set was not counted"
+        time.sleep(0.05)
+    client.send(stereo_set(left, right, base + 1, right_stamp_ns=base + 1_000_000))  # never a set: 4 messages
+    client.send(stereo_set(left, right, base + 50_000_000))  # a set, after which the 4 are dropped
+    client.wait_for("disparity", base + 50_000_000)
+    burst = [base + 100_000_000 + i * 10_000_000 for i in range(10)]
+    started = time.monotonic()
+    for stamp in burst:
+        client.send(stereo_set(left, right, stamp))
+        time.sleep(0.01)  # ~100 Hz, far faster than inference on a CPU
+    client.wait_for("disparity", burst[-1])
+    burst_ms = (time.monotonic() - started) * 1000.0
+    after = len(diagnostics)  # every drop of the burst has happened: a later status counts them all
+    deadline = time.monotonic() + 10.0
+    while not any(s.level == DiagnosticStatus.OK for s in _statuses(diagnostics, after)):
+        assert time.monotonic() < deadline, "no OK diagnostics after the burst"  # once drops stop: OK again
         time.sleep(0.1)
-    warn = [s for s in statuses if s.level == DiagnosticStatus.WARN]
-    assert warn, "dropping frames must raise the level to WARN"
-    values = {kv.key: kv.value for kv in statuses[-1].values}
+    statuses = _statuses(diagnostics, first)
+    assert any(s.level == DiagnosticStatus.WARN for s in statuses), "dropping frames must raise the level to WARN"
+    values = _values(next(s for s in _statuses(diagnostics, after) if s.level == DiagnosticStatus.OK))
+
+    def added(key):
+        return int(values[key]) - int(before[key])
+
     assert values["device"] == "cpu" and values["weights"] == checkpoint
-    assert int(values["dropped frames: queue full"]) > 0
-    assert int(values["dropped frames: bad input"]) >= 9
-    assert int(values["dropped messages: not synchronized"]) >= 4  # the set with stamps 1 ms apart
+    # A burst frame that did not come out was dropped by the full queue, or lost before it (the input's DDS
+    # history is queue_size deep, its messages then go unmatched), never counted twice.
+    not_out = 10 - sum(stamp in set(client.stamps("disparity")) for stamp in burst)
+    assert 0 < added("dropped frames: queue full") <= not_out
+    assert added("dropped frames: bad input") == 1
+    assert added("dropped messages: not synchronized") >= 4  # the set with stamps 1 ms apart
     assert int(values["dropped total"]) == sum(int(values[k]) for k in (
         "dropped frames: queue full", "dropped messages: not synchronized", "dropped frames: bad input",
         "dropped frames: inference error"))
-    assert float(values["inference latency mean (ms)"]) > 0
-    assert float(values["inference latency p95 (ms)"]) > 0
+    # The window's passes are all of 256x256 pairs in batches of 1 or 2, the last of them within the burst's
+    # span: their mean is within that span (a factor 2 for a loaded machine); a PSMNet pass takes well over 1 ms
+    # on a CPU. Seconds reported as milliseconds, or NaN, fail.
+    mean_ms, p95_ms = float(values["inference latency mean (ms)"]), float(values["inference latency p95 (ms)"])
+    assert 1.0 <= mean_ms <= 2 * burst_ms and 1.0 <= p95_ms <= 2 * burst_ms, (mean_ms, p95_ms, burst_ms)
     assert 1.0 < float(values["mean batch size"]) <= 2.0
-    assert any(float({kv.key: kv.value for kv in s.values}["input rate (Hz)"]) > 0 for s in statuses)
-    assert any(float({kv.key: kv.value for kv in s.values}["output rate (Hz)"]) > 0 for s in statuses)
+    assert any(float(_values(s)["input rate (Hz)"]) > 0 for s in statuses)
+    assert any(float(_values(s)["output rate (Hz)"]) > 0 for s in statuses)
 
 
 @pytest.fixture(scope="module")
@@ -521,12 +567,18 @@ def test_a_frame_queue_as_long_as_a_burst_keeps_every_frame_of_it(ros, large_pai
     assert [s for s in client.stamps("disparity") if s in sent] == sent
 
 
-def test_sigterm_and_sigint_stop_the_nodes_within_seconds(nodes):
-    """B gets SIGTERM (systemd, docker); A what ros2 launch sends: SIGINT, then SIGTERM after its 5 s grace
-    period, which a node that stops in time never sees. test_node_shutdown.py covers the other moments."""
-    for name, sig in (("b", signal.SIGTERM), ("a", signal.SIGINT)):
-        rc, seconds = nodes[name].stop(sig, then=signal.SIGTERM, then_after_s=5.0)
-        log = nodes[name].log()
-        assert rc == 0, f"node {name} exit status {rc} after {sig.name}:\n{log}"
-        assert seconds < 3.0, f"node {name} took {seconds:.1f} s to stop after {sig.name}"
-        assert "Traceback" not in log
+def test_sigterm_and_sigint_stop_the_nodes_within_seconds(checkpoint, tmp_path):
+    """Two nodes of their own, ready: one gets SIGTERM (systemd, docker); the other what ros2 launch sends: SIGINT,
+    then SIGTERM after its 5 s grace period, which a node that stops in time never sees. test_node_shutdown.py
+    covers the other moments."""
+    common = ("-p", f"weights:={checkpoint}", "-p", "device:=cpu", "-p", f"maxdisp:={MAXDISP}")
+    with NodeProcess(tmp_path / "term.log", DOMAIN_ID, *common, "-r", "__ns:=/sigterm") as term, \
+            NodeProcess(tmp_path / "int.log", DOMAIN_ID, *common, "-r", "__ns:=/sigint") as interrupt:
+        term.wait_ready()
+        interrupt.wait_ready()
+        for name, node, sig in (("term", term, signal.SIGTERM), ("int", interrupt, signal.SIGINT)):
+            rc, seconds = node.stop(sig, then=signal.SIGTERM, then_after_s=5.0)
+            log = node.log()
+            assert rc == 0, f"node {name} exit status {rc} after {sig.name}:\n{log}"
+            assert seconds < 3.0, f"node {name} took {seconds:.1f} s to stop after {sig.name}"
+            assert "Traceback" not in log

@@ -41,7 +41,7 @@ def run_node(*ros_args):
 
 def test_missing_checkpoint_exits_non_zero_naming_the_path(tmp_path):
     missing = tmp_path / "no_such_checkpoint.tar"
-    result = run_node("-p", f"checkpoint:={missing}")
+    result = run_node("-p", f"weights:={missing}")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert str(missing) in output
@@ -63,7 +63,7 @@ def test_settings_the_default_weights_cannot_run_exit_with_one_line():
     result = run_node("-p", "variant:=basic", "-p", "maxdisp:=96", "-p", "align_corners:=false")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "parameter 'checkpoint' = '': the kitti2015 (official PSMNet, KITTI 2015) weights are variant " \
+    assert "parameter 'weights' = '': the kitti2015 (official PSMNet, KITTI 2015) weights are variant " \
            "'stackhourglass', maxdisp 192, align_corners True" in output
     assert "variant 'basic', maxdisp 96, align_corners False needs other weights" in output
     assert "or 'random' for untrained weights" in output
@@ -155,9 +155,19 @@ def test_shipped_config_runs_the_default_weights_on_the_motorcycle_pair(tmp_path
     assert difference.max() <= 0.05, difference.max()
 
 
+def test_deprecated_checkpoint_and_weights_that_disagree_exit_with_one_line():
+    result = run_node("-p", "checkpoint:=random", "-p", "weights:=kitti2015")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "parameter 'checkpoint' = 'random' (deprecated) and 'weights' = 'kitti2015' disagree: set only " \
+           "'weights'" in output
+    assert len([line for line in output.splitlines() if line.strip()]) == 1, output
+
+
 def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_input(tmp_path, pair):
     """config/psmnet.yaml as shipped (device cuda, qos auto) with explicit random weights and fp16,
-    on this CPU-only torch: warnings name each fallback, and a frame sent best-effort still comes out."""
+    on this CPU-only torch: warnings name each fallback, and a frame sent best-effort still comes out. The
+    weights are given by the deprecated name ``checkpoint``: it still works for a release, with a warning."""
     log_path = tmp_path / "node.log"
     proc = _start_ready_node(log_path, "-p", "checkpoint:=random", "-p", "precision:=fp16", "-p", "maxdisp:=16")
     try:
@@ -198,6 +208,8 @@ def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_i
     assert "weights 'random'" in output
     assert "RANDOM UNTRAINED weights" in output and "MEANINGLESS" in output
     assert "weights: random (untrained)" in output
+    assert "parameter 'checkpoint' is deprecated and will be removed in the next release: use 'weights' " \
+           "(taking 'random' as 'weights')" in output
     assert "Traceback" not in output
 
 

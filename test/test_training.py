@@ -4,6 +4,7 @@ Tiny and CPU-only: the basic variant with maxdisp 16 on 256x256 crops of a minia
 KITTI 2015 tree (test/kitti_fixtures.py) whose right images are the left ones shifted
 by 5 + k px, with that disparity as ground truth on every other row.
 """
+import dataclasses
 import math
 
 import numpy as np
@@ -13,7 +14,7 @@ from torch import nn
 
 from kitti_fixtures import make_kitti2015, make_sceneflow
 from psmnet_ros.cli.train import main
-from psmnet_ros.core import StereoEstimator, build_model, load_checkpoint
+from psmnet_ros.core import CATALOG, StereoEstimator, build_model, load_checkpoint
 from psmnet_ros.core.checkpoint import save_checkpoint
 from psmnet_ros.core.datasets import Kitti2015
 from psmnet_ros.core.errors import InputError
@@ -438,3 +439,43 @@ def test_synthetic_cli_errors_are_one_line(tmp_path, capsys):
     assert "--scenes-per-epoch must be >= 1" in _error_line(capsys)
     assert main(["--dataset", "synthetic", "--limit", "5"]) == 2
     assert "use --scenes-per-epoch" in _error_line(capsys)
+
+
+# --- --init: weights names and files ------------------------------------------------------------
+
+def test_init_takes_weights_names_and_checks_them(tmp_path, capsys, monkeypatch):
+    base = ["--dataset", "synthetic", "--scenes-per-epoch", "2", "--val-limit", "0", "--epochs", "1",
+            "--out-dir", str(tmp_path / "run")]
+    assert main(base + ["--init", "random"]) == 2
+    assert "--init random is the official initialization: leave out --init" in _error_line(capsys)
+    assert main(base + ["--init", "no-such-weights"]) == 2
+    assert "unknown weights 'no-such-weights': not a file, and not one of the names kitti2015" in _error_line(capsys)
+    # A name is the catalogue's weights: their architecture (stackhourglass, maxdisp 192) holds.
+    assert main(base + ["--init", "kitti2015", "--maxdisp", "16"]) == 2
+    assert "the kitti2015 (official PSMNet, KITTI 2015) weights are variant 'stackhourglass', maxdisp 192" \
+        in _error_line(capsys)
+    # ... and the file is checked against the catalogue's sha256 before it is read.
+    entry = CATALOG["kitti2015"]
+    monkeypatch.setitem(CATALOG, "kitti2015", dataclasses.replace(entry, sha256="0" * 64))
+    assert main(base + ["--init", "kitti2015"]) == 2
+    assert f"sha256 {entry.sha256} ({entry.size} bytes), but the kitti2015 checkpoint has sha256 {'0' * 64}" \
+        in _error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_init_from_a_checkpoint_file_starts_from_its_weights(tmp_path, capsys):
+    start = build_model("basic", 16)
+    with torch.no_grad():
+        for p in start.parameters():
+            p.add_(0.25)
+    save_checkpoint(tmp_path / "start.tar", start)
+    out = tmp_path / "run"
+    assert main(["--dataset", "synthetic", "--scenes-per-epoch", "2", "--val-limit", "0", "--epochs", "1",
+                 "--lr", "1e-12", "--init", str(tmp_path / "start.tar"), "--out-dir", str(out),
+                 "--crop", "256x256", "--batch-size", "2", "--device", "cpu"]) == 0
+    trained = load_checkpoint(out / "last.tar")  # the architecture comes from the file: no --variant/--maxdisp
+    assert trained.settings == {"variant": "basic", "maxdisp": 16, "align_corners": True}
+    # One Adam step of lr 1e-12 moves no weight by more than ~1e-12: the run started from the file's weights.
+    for key, value in start.state_dict().items():
+        if value.is_floating_point() and "running" not in key:
+            assert torch.allclose(trained.state_dict[key], value, atol=1e-9), key

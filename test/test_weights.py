@@ -160,3 +160,28 @@ def test_fast_path_in_strict_fp32_matches_the_plain_path(motorcycle, motorcycle_
     prediction = fast.predict(motorcycle["left"], motorcycle["right"])
     assert prediction.shape == motorcycle_prediction_half_scale.shape == (500, 741)
     assert np.abs(prediction - motorcycle_prediction_half_scale).mean() <= 0.01
+
+
+def test_load_model_is_the_one_way_from_a_weights_value_to_a_model(tmp_path):
+    """Names, "random" and files all give a float32 model and the label logs show; a project file brings its
+    architecture, and a request that contradicts it is refused."""
+    from psmnet_ros.core import load_model, save_checkpoint
+    from psmnet_ros.core.psmnet import build_model
+
+    named = load_model("kitti2015")
+    official = load_checkpoint(catalog_path(KITTI2015))
+    assert named.label == KITTI2015.label and not named.random and named.model.variant == "stackhourglass"
+    assert all(torch.equal(named.model.state_dict()[k], v.float()) for k, v in official.state_dict.items())
+
+    state = torch.get_rng_state()
+    first, again = load_model("random", variant="basic", maxdisp=16), load_model("random", variant="basic", maxdisp=16)
+    assert torch.equal(torch.get_rng_state(), state)   # seeded on its own: the caller's RNG does not move
+    assert first.random and first.label == "random (untrained)"
+    assert all(torch.equal(v, again.model.state_dict()[k]) for k, v in first.model.state_dict().items())
+
+    save_checkpoint(tmp_path / "mine.tar", build_model("basic", 32, False))
+    mine = load_model(tmp_path / "mine.tar")
+    assert (mine.model.variant, mine.model.maxdisp, mine.model.align_corners) == ("basic", 32, False)
+    assert mine.label == str(tmp_path / "mine.tar")
+    with pytest.raises(CheckpointError, match="holds a model with maxdisp=32, but maxdisp=64 was requested"):
+        load_model(tmp_path / "mine.tar", maxdisp=64)

@@ -1,11 +1,10 @@
-"""Shared command-line plumbing: estimator options, and errors as one readable line."""
+"""Shared command-line plumbing: estimator options; errors as one readable line (core.errors)."""
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 
-from ..core.errors import PSMNetError
+from ..core.errors import one_line_errors  # noqa: F401  (the commands import it from here)
 from ..core.estimator import MAX_INPUT_SCALE, PRECISIONS, StereoEstimator, load_estimator
 from ..core.psmnet import VARIANTS
 from ..core.weights import CATALOG, DEFAULT, RANDOM
@@ -38,20 +37,3 @@ def estimator_from_args(args: argparse.Namespace) -> StereoEstimator:
     for text in notices:
         print(f"WARNING: {text}", file=sys.stderr)
     return estimator
-
-
-def one_line_errors(prog: str):
-    """Decorate ``main``: a PSMNetError or OSError becomes ``prog: error: ...`` on stderr and exit code 2."""
-    def wrap(main):
-        @functools.wraps(main)
-        def run(argv=None) -> int:
-            try:
-                return main(argv)
-            except (PSMNetError, OSError) as exc:
-                print(f"{prog}: error: {exc}", file=sys.stderr)
-                return 2
-            except KeyboardInterrupt:
-                print(f"{prog}: interrupted", file=sys.stderr)
-                return 130
-        return run
-    return wrap

@@ -22,16 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.calibration import StereoCalibration
 from ..core.datasets.base import write_rgb
 from ..core.datasets.middlebury import MiddleburyMotorcycle
-from ..core.errors import InputError
+from ..core.errors import InputError, one_line_errors
 from ..core.metrics import coverage_counts
 from ..core.sgbm import sgbm_disparity
+from ..core.stereo_products import corrected_disparity, uncorrected_disparity
 from ..tools.figures import OFFLINE_STEM, write_figure
-from . import infer
-from .eval import COMPARISON_COLUMNS, SGBM_DISPARITIES, comparison_row, format_comparison, write_csv
 from ..core.weights import parse_weights
-from .common import add_estimator_arguments, one_line_errors
+from .common import add_estimator_arguments, estimator_from_args
+from .eval import COMPARISON_COLUMNS, SGBM_DISPARITIES, comparison_row, format_comparison, write_csv
+from .infer import infer_pair
 
 PROG = "psmnet-demo"
 DEMO_FRAME_QUEUE = 16
@@ -50,47 +52,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def estimator_argv(args: argparse.Namespace) -> list[str]:
-    """The estimator options of ``args`` as command-line words for the other tools."""
-    argv = ["--device", args.device, "--precision", args.precision, "--input-scale", str(args.input_scale)]
-    for option, value in (("--checkpoint", args.checkpoint), ("--variant", args.variant),
-                          ("--maxdisp", args.maxdisp)):
-        if value is not None:
-            argv += [option, str(value)]
-    if args.align_corners is not None:
-        argv.append("--align-corners" if args.align_corners else "--no-align-corners")
-    return argv
-
-
-def run_offline(args: argparse.Namespace, sample: dict, calib) -> str:
-    """Write the pair to PNG files and run psmnet-infer on them; returns the output folder."""
+def run_offline(args: argparse.Namespace, sample: dict, calibration: StereoCalibration) -> str:
+    """Write the pair to PNG files (the figure's input) and what psmnet-infer writes for it with
+    ``calibration``; returns the output folder."""
     inputs = os.path.join(args.out_dir, "input")
     out = os.path.join(args.out_dir, "offline")
     os.makedirs(inputs, exist_ok=True)
-    paths = []
+    os.makedirs(out, exist_ok=True)
     for side in ("left", "right"):
-        path = os.path.join(inputs, f"motorcycle_{side}.png")
-        write_rgb(path, sample[side])
-        paths.append(path)
-    argv = [*paths, "--out-dir", out, "--focal", str(calib.fx), "--baseline", str(calib.baseline_m),
-            "--doffs", str(calib.doffs), "--cx", str(calib.cx_left), "--cy", str(calib.cy),
-            *estimator_argv(args)]
-    if infer.main(argv) != 0:
-        raise SystemExit(2)
+        write_rgb(os.path.join(inputs, f"motorcycle_{side}.png"), sample[side])
+    estimator = estimator_from_args(args)
+    print(infer_pair(estimator, sample["left"], sample["right"], out, Path(OFFLINE_STEM).name, calibration))
     return out
 
 
-def compare_with_sgbm(out_dir: str, sample: dict, calib) -> str:
+def compare_with_sgbm(out_dir: str, sample: dict, calibration: StereoCalibration) -> str:
     """Score the offline disparity and OpenCV SGBM's against the pair's ground truth; writes SGBM's disparity
     (``..._sgbm_disp.npy``, NaN = no value; corrected for the principal points like psmnet-infer's) beside it
     and ``comparison.csv``; returns the table."""
     stem = os.path.join(out_dir, OFFLINE_STEM)
-    doffs = np.float32(calib.doffs)
-    disparity = np.load(f"{stem}_disp.npy") - doffs          # ground truth is x_left - x_right
+    disparity = uncorrected_disparity(np.load(f"{stem}_disp.npy"), calibration)  # ground truth is x_left - x_right
     start = time.perf_counter()
     sgbm = sgbm_disparity(sample["left"], sample["right"], num_disparities=SGBM_DISPARITIES["middlebury"])
     sgbm_s = time.perf_counter() - start
-    np.save(f"{stem}_sgbm_disp.npy", sgbm + doffs)
+    np.save(f"{stem}_sgbm_disp.npy", corrected_disparity(sgbm, calibration))
     rows = [comparison_row("PSMNet", coverage_counts(disparity, sample["disparity"]), 1, float("nan")),
             comparison_row("SGBM", coverage_counts(sgbm, sample["disparity"]), 1, sgbm_s)]
     write_csv(Path(stem).parent / "comparison.csv", COMPARISON_COLUMNS, rows)
@@ -113,7 +98,7 @@ def node_parameters(args: argparse.Namespace) -> dict[str, object]:
     return params
 
 
-def run_ros(args: argparse.Namespace, sample: dict, calib, interval_s: float) -> str:
+def run_ros(args: argparse.Namespace, sample: dict, calibration: StereoCalibration, interval_s: float) -> str:
     """Write the demo bag, play it through psmnet_node, record the outputs; returns the summary."""
     from ..ros.demo_pipeline import LEFT_NS, RIGHT_NS, run_pipeline, summary
     from ..tools.bag_writer import write_stereo_bag
@@ -122,7 +107,7 @@ def run_ros(args: argparse.Namespace, sample: dict, calib, interval_s: float) ->
     shutil.rmtree(bag, ignore_errors=True)
     start_ns, period_ns = 1_700_000_000 * 10**9, 100_000_000  # 10 Hz from a fixed instant
     frames = [(start_ns + i * period_ns, sample["left"], sample["right"]) for i in range(args.frames)]
-    write_stereo_bag(bag, frames, calib, left_topic_ns=LEFT_NS, right_topic_ns=RIGHT_NS,
+    write_stereo_bag(bag, frames, calibration, left_topic_ns=LEFT_NS, right_topic_ns=RIGHT_NS,
                      left_frame="camera_left", right_frame="camera_right", progress=False)
     result = run_pipeline(bag, Path(args.out_dir) / "ros", node_parameters(args), rate=0.1 / interval_s,
                           frame_timeout_s=max(30.0, 4 * interval_s))
@@ -136,17 +121,17 @@ def main(argv=None) -> int:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
     parse_weights(args.checkpoint, args.variant, args.maxdisp, args.align_corners)
     dataset = MiddleburyMotorcycle()
-    sample, calib = dataset[0], dataset.calibration
+    sample, calibration = dataset[0], dataset.calibration
     started = time.monotonic()
-    out = run_offline(args, sample, calib)
+    out = run_offline(args, sample, calibration)
     offline_s = time.monotonic() - started
     print(f"offline results (disparity, depth, point cloud .ply): {os.path.abspath(out)}")
-    print(compare_with_sgbm(args.out_dir, sample, calib))
+    print(compare_with_sgbm(args.out_dir, sample, calibration))
     print(f"picture: {os.path.abspath(write_figure(args.out_dir))}", flush=True)
     if not args.offline_only:
         interval = args.interval if args.interval else max(0.1, 1.5 * offline_s)
         print(f"playing {args.frames} frames {interval:.1f} s apart into psmnet_node ...", flush=True)
-        print(run_ros(args, sample, calib, interval))
+        print(run_ros(args, sample, calibration, interval))
     return 0
 
 

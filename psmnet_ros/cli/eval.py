@@ -2,6 +2,7 @@
 
     psmnet-eval --dataset kitti2015 --root DIR --checkpoint CKPT [--split val] [--out-dir DIR]
     psmnet-eval --dataset middlebury --checkpoint CKPT          (scikit-image's Motorcycle pair)
+    psmnet-eval --dataset synthetic --checkpoint CKPT           (the 16 scenes psmnet-train validates on)
 
 Writes to --out-dir: ``metrics.csv`` (one row per frame: EPE px, D1-all %, D1-noc %,
 bad-1/2/3 %, valid pixels, seconds), ``summary.csv`` (pooled over all pixels, as the
@@ -26,9 +27,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..core.datasets import DATASETS, open_dataset
+from ..core.dataset_registry import DATASETS, dataset_entry, open_dataset
 from ..core.error_map import error_image
-from ..core.errors import InputError
+from ..core.errors import InputError, one_line_errors
 from ..core.evaluation import evaluate
 from ..core.metrics import CoverageCounts, ErrorCounts, mean_of_frames, pooled
 from ..core.pfm import read_pfm, write_pfm
@@ -36,7 +37,7 @@ from ..core.sgbm import SGBM_BLOCK_SIZE, sgbm_disparity
 from ..core.sparsification import (Point, confidence_at_density, oracle_curve, pixel_errors,
                                    sparsification_curve)
 from ..tools.figures import sparsification_plot
-from .common import add_estimator_arguments, estimator_from_args, one_line_errors
+from .common import add_estimator_arguments, estimator_from_args
 
 PROG = "psmnet-eval"
 FRAME_COLUMNS = ("name", "epe_px", "d1_all_pct", "d1_noc_pct", "bad1_pct", "bad2_pct", "bad3_pct",
@@ -54,8 +55,9 @@ SGBM_DISPARITIES = {"middlebury": 64}
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
-    parser.add_argument("--root", help="dataset folder (KITTI: the folder holding training/; not for middlebury)")
+    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS))
+    parser.add_argument("--root", help="dataset folder (KITTI: the folder holding training/; "
+                                       "not for middlebury and synthetic)")
     parser.add_argument("--split", default="val",
                         help="train, val, all or a split file listing frame names (default: %(default)s)")
     parser.add_argument("--out-dir", help="where results go (default: psmnet_eval_DATASET)")
@@ -195,7 +197,7 @@ def worst_frames(rows: list[dict], count: int) -> list[int]:
 @one_line_errors(PROG)
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.dataset != "middlebury" and not args.root:
+    if dataset_entry(args.dataset).needs_root and not args.root:
         raise InputError(f"--dataset {args.dataset} needs --root")
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be at least 1, got {args.limit}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..tools.kitti2bag import kitti_to_bag, topic_names
-from .common import one_line_errors
+from ..core.errors import one_line_errors
+from ..tools.kitti_bag import kitti_to_bag, topic_names
 
 PROG = "psmnet-kitti2bag"
 
@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3")
     parser.add_argument("--cameras", choices=("color", "gray"), default="color",
                         help="colour pair (image_02/03, rgb8) or grey pair (image_00/01, mono8)")
+    parser.add_argument("--compress", choices=("png", "jpeg"),
+                        help="write the images as sensor_msgs/CompressedImage on <camera>/image_rect/compressed, "
+                             "as image_transport's compressed plugin does (png: lossless; jpeg: quality 95)")
     parser.add_argument("--start", type=int, default=0, help="first frame (index in the sorted frames)")
     parser.add_argument("--count", type=int, help="number of frames (default: all from --start)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -31,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     written = kitti_to_bag(args.src, args.out, storage=args.storage, cameras=args.cameras, start=args.start,
-                           count=args.count, progress=args.progress)
+                           count=args.count, compress=args.compress, progress=args.progress)
     names = topic_names(args.cameras)
+    image = "image_rect" if args.compress is None else "image_rect/compressed"
     print(f"wrote {written} stereo frames to {args.out} ({args.storage}): "
-          f"{names['left_topic_ns']}/{{image_rect,camera_info}}, {names['right_topic_ns']}/{{image_rect,camera_info}}, "
+          f"{names['left_topic_ns']}/{{{image},camera_info}}, {names['right_topic_ns']}/{{{image},camera_info}}, "
           "/tf_static")
     return 0
 

@@ -15,12 +15,12 @@ import sys
 import torch
 from torch.utils.data import Subset
 
-from ..core.datasets import open_dataset
-from ..core.errors import InputError
-from ..core.estimator import StereoEstimator
+from ..core.dataset_registry import DATASETS, dataset_entry, open_dataset
+from ..core.errors import InputError, one_line_errors
+from ..core.model_loading import load_model
 from ..core.psmnet import VARIANTS, build_model
-from ..core.training import RECIPES, Trainer, check_crop, load_run, recipe_for, release_weights, training_source
-from .common import one_line_errors
+from ..core.synthetic.dataset import VALIDATION_SCENES
+from ..core.training import Trainer, check_crop, load_run, recipe_for, release_weights, training_source
 
 PROG = "psmnet-train"
 EPILOG = """\
@@ -32,6 +32,8 @@ recipes (the official main.py and finetune.py; any option given overrides them):
                        held-out generated scenes (--val-limit).
   kitti2015, kitti2012 300 epochs from --init (a SceneFlow model, official .tar accepted),
                        lr 1e-3 for epochs 1-200, 1e-4 from epoch 201
+  middlebury           the KITTI recipe on scikit-image's one Motorcycle pair (train and val
+                       splits are that pair: an over-fitting check); needs no --root
   all: Adam betas (0.9, 0.999), batch 12 (synthetic 8), random 256x512 crops, loss 0.5/0.7/1.0 x smooth L1
   of the three outputs (basic variant: 1.0 x its one output) on pixels with 0 < gt < maxdisp.
 
@@ -46,13 +48,14 @@ TensorBoard: tensorboard --logdir OUT_DIR/tensorboard
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, choices=tuple(RECIPES), help="which recipe and reader")
-    parser.add_argument("--root", help="dataset root folder (not for synthetic)")
+    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS), help="which recipe and reader")
+    parser.add_argument("--root", help="dataset root folder (not for synthetic and middlebury)")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--resume", metavar="CKPT", help="continue the run saved in CKPT (e.g. OUT_DIR/last.tar) "
                                                         "after its epoch, optimizer state included")
-    start.add_argument("--init", metavar="CKPT", help="start a new run from these weights (any checkpoint "
-                                                      "psmnet-infer loads)")
+    start.add_argument("--init", metavar="WEIGHTS", help="start a new run from these weights: a checkpoint file or "
+                                                         "a weights name (e.g. kitti2015, checked by sha256), "
+                                                         "as psmnet-infer's --checkpoint takes them")
     recipe = parser.add_argument_group("recipe (default: the dataset's, or the resumed run's)")
     recipe.add_argument("--epochs", type=int, help="last epoch to train (sceneflow 10, kitti 300)")
     recipe.add_argument("--batch-size", type=int, help="images per optimizer step (12)")
@@ -104,7 +107,6 @@ def parse_crop(text: str) -> tuple[int, int]:
 
 SMALLEST = {"epochs": 1, "batch_size": 1, "micro_batch": 1, "limit": 1, "save_every": 1, "workers": 0,
             "val_limit": 0, "lr_drop_epoch": 0, "scenes_per_epoch": 1}
-SYNTHETIC_VALIDATION_SCENES = 16
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -124,10 +126,12 @@ def _first(samples, limit: int | None):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _check_numbers(args)
-    synthetic = args.dataset == "synthetic"
-    if synthetic and args.root:
-        raise InputError("--dataset synthetic generates its scenes: leave out --root")
-    if not synthetic and not (args.root and os.path.isdir(args.root)):
+    entry = dataset_entry(args.dataset)
+    synthetic = entry.generated
+    if not entry.needs_root and args.root:
+        raise InputError(f"--dataset {args.dataset} {'generates its scenes' if synthetic else 'needs no folder'}: "
+                         "leave out --root")
+    if entry.needs_root and not (args.root and os.path.isdir(args.root)):
         raise InputError(f"dataset root {args.root} is not a directory" if args.root else
                          f"--dataset {args.dataset} needs --root (the dataset folder)")
     if not synthetic and args.scenes_per_epoch is not None:
@@ -160,7 +164,7 @@ def main(argv=None) -> int:
         model = _new_model(args)
     data = training_source(recipe, model.maxdisp, train_samples, args.workers)
     if synthetic:
-        val_samples = data.validation(SYNTHETIC_VALIDATION_SCENES if args.val_limit is None else args.val_limit)
+        val_samples = data.validation(VALIDATION_SCENES if args.val_limit is None else args.val_limit)
     trainer = Trainer(model, recipe, data, val_samples, out_dir=out_dir, device=args.device, amp=args.amp,
                       micro_batch=args.micro_batch, logdir=args.logdir or os.path.join(out_dir, "tensorboard"),
                       save_every=args.save_every)
@@ -193,8 +197,10 @@ def _default_out_dir(args: argparse.Namespace) -> str:
 def _new_model(args: argparse.Namespace) -> torch.nn.Module:
     """The model of a new run: --init's weights, else the official random initialization."""
     if args.init:
-        return StereoEstimator.from_checkpoint(args.init, variant=args.variant, maxdisp=args.maxdisp,
-                                               align_corners=args.align_corners).model
+        loaded = load_model(args.init, variant=args.variant, maxdisp=args.maxdisp, align_corners=args.align_corners)
+        if loaded.random:
+            raise InputError("--init random is the official initialization: leave out --init (--seed seeds it)")
+        return loaded.model
     return build_model(args.variant or "stackhourglass", args.maxdisp or 192,
                        True if args.align_corners is None else args.align_corners)
 

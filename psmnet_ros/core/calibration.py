@@ -203,3 +203,60 @@ def kitti_stereo_calibration(path, cameras: tuple[str, str] = ("02", "03"),
         raise InputError(f"calibration file {path} lacks {', '.join(missing)}")
     return StereoCalibration(P_left=p_left, P_right=p_right, R_left=r_left, R_right=r_right,
                              size=image_size)
+
+
+STEREO_YAML_SIDES = ("left", "right")
+"""Top-level keys of a stereo calibration YAML file; each holds one camera in the camera_info_manager YAML form
+(image_width, image_height, rectification_matrix, projection_matrix; other keys such as camera_matrix and
+distortion_coefficients are read by ROS tools and ignored here: the images are rectified)."""
+
+
+def write_calibration_yaml(path, calibration: StereoCalibration) -> None:
+    """Write ``calibration`` as a stereo calibration YAML file (:data:`STEREO_YAML_SIDES`)."""
+    import yaml
+
+    width, height = calibration.size
+
+    def matrix(value: np.ndarray) -> dict:
+        return {"rows": value.shape[0], "cols": value.shape[1], "data": [float(v) for v in value.ravel()]}
+
+    document = {side: {"image_width": width, "image_height": height,
+                       "rectification_matrix": matrix(getattr(calibration, f"R_{side}")),
+                       "projection_matrix": matrix(getattr(calibration, f"P_{side}"))}
+                for side in STEREO_YAML_SIDES}
+    Path(path).write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _yaml_camera(document, side: str, path: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    camera = document.get(side) if isinstance(document, dict) else None
+    if not isinstance(camera, dict):
+        raise InputError(f"{path} has no '{side}' camera (a mapping with projection_matrix and rectification_matrix)")
+    try:
+        size = (int(camera["image_width"]), int(camera["image_height"]))
+        p, r = (np.array(camera[key]["data"], dtype=np.float64)
+                for key in ("projection_matrix", "rectification_matrix"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: the {side} camera lacks or mangles {exc}: it needs image_width, image_height, "
+                         "projection_matrix.data and rectification_matrix.data") from None
+    return p, r, size
+
+
+def read_calibration(path, image_size: tuple[int, int] | None = None) -> StereoCalibration:
+    """The StereoCalibration in a file: a stereo calibration YAML file (``.yaml``/``.yml``, see
+    :func:`write_calibration_yaml`) or a KITTI calibration text file (colour cameras 02/03;
+    :func:`kitti_stereo_calibration`, which takes ``image_size``). InputError naming the file else."""
+    import yaml
+
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return kitti_stereo_calibration(path, image_size=image_size)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read calibration file {path}: {exc}".splitlines()[0]) from None
+    (p_left, r_left, size), (p_right, r_right, right_size) = (_yaml_camera(document, s, path)
+                                                              for s in STEREO_YAML_SIDES)
+    if size != right_size:
+        raise InputError(f"{path}: the left camera is {size[0]}x{size[1]} px, the right {right_size[0]}x"
+                         f"{right_size[1]} px")
+    return StereoCalibration(P_left=p_left, P_right=p_right, R_left=r_left, R_right=r_right, size=size)

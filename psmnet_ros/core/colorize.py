@@ -8,6 +8,10 @@ DEPTH_PERCENTILES = (2.0, 98.0)
 """Percentiles of inverse depth that span a depth colouring: a few stray points do not squeeze the rest."""
 
 
+_TURBO_RGB = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_TURBO)[:, :, ::-1].copy()
+"""OpenCV's turbo colour map as a 256x1x3 RGB lookup table."""
+
+
 def colorize(values: np.ndarray, vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
     """HxW float -> HxWx3 uint8 RGB with the turbo colour map (vmin blue, vmax red); NaN/inf are black.
 
@@ -20,10 +24,13 @@ def colorize(values: np.ndarray, vmin: float | None = None, vmax: float | None =
     lo = float(v[finite].min()) if vmin is None else float(vmin)
     hi = float(v[finite].max()) if vmax is None else float(vmax)
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    grey = np.clip((np.where(finite, v, lo) - lo) * scale, 0, 255).astype(np.uint8)
-    rgb = cv2.applyColorMap(grey, cv2.COLORMAP_TURBO)[..., ::-1].copy()
-    rgb[~finite] = 0
-    return rgb
+    scaled = np.where(finite, v, np.float32(lo))
+    scaled -= np.float32(lo)
+    scaled *= np.float32(scale)
+    grey = np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
+    # One lookup for the three channels, then black where the value is not finite (OpenCV: one pass each).
+    rgb = cv2.LUT(cv2.merge([grey, grey, grey]), _TURBO_RGB)
+    return cv2.bitwise_and(rgb, rgb, dst=np.zeros_like(rgb), mask=finite.view(np.uint8))
 
 
 def depth_range(depth: np.ndarray) -> tuple[float, float]:

@@ -13,69 +13,20 @@ import cv2
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint, apply_weights, load_checkpoint
-from .errors import CheckpointError, InputError
-from .fast import CudaGraphRunner, FastConfig, FastEngine, cpu_has_native_bf16, precision_flags, resolve_precision
+from .device import resolve_runtime
+from .errors import InputError
+from .fast import CudaGraphRunner, FastConfig, FastEngine, precision_flags
 from .fast import PRECISIONS  # noqa: F401  re-exported: the command-line tools take their choices from here
 from .fast.memory import as_out_of_memory, is_out_of_memory
+from .model_loading import load_model, model_from_checkpoint, random_model
 from .preprocess import check_pair, crop_output, min_size_at_scale, padding_for, to_network_input
-from .psmnet import VARIANTS, build_model
-from .weights import RANDOM_LABEL, catalog_path, parse_weights
+from .weights import RANDOM_LABEL
 
-DEFAULTS = {"variant": "stackhourglass", "maxdisp": 192, "align_corners": True}
 MAX_INPUT_SCALE = 4.0
 """Largest ``input_scale``: the network then sees 16 times the pixels."""
 RANDOM_WEIGHTS_NOTICE = ("weights 'random': PSMNet runs with RANDOM UNTRAINED weights, and its disparity, depth "
                          "and points are MEANINGLESS; leave the weights empty for the default trained ones")
 _AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
-NO_NATIVE_BF16 = ("it has no native bfloat16 kernels (oneDNN needs AVX-512 or AMX on x86, BF16 on ARM), and "
-                  "PyTorch's fallback runs PSMNet's 3-D convolutions hundreds of times slower than fp32")
-
-
-def resolve_device(device: str | torch.device, notices: list[str] | None = None) -> torch.device:
-    """torch.device for ``device``; "cuda" without a GPU falls back to the CPU.
-
-    The fallback is appended to ``notices``, or warned (RuntimeWarning) when ``notices`` is None.
-    InputError for a string torch does not understand or a GPU index that does not exist.
-    """
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InputError(f"unknown device {device!r} ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        _notice(notices, f"device '{device}' requested but no GPU is available: running on the cpu")
-        return torch.device("cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise InputError(f"device {device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
-    return dev
-
-
-def resolve_runtime(device: str | torch.device, precision: str,
-                    notices: list[str] | None = None) -> tuple[torch.device, str]:
-    """The device and concrete precision to run on, with the fallbacks applied.
-
-    "cuda" without a GPU runs on the CPU; "fp16" on the CPU runs in fp32 (CPU float16
-    autocast is very slow and overflows), and so does "bf16" on a CPU without native bfloat16
-    kernels (:func:`cpu_has_native_bf16`). Each fallback is appended to ``notices``, or
-    warned when ``notices`` is None.
-    """
-    dev = resolve_device(device, notices)
-    resolved = resolve_precision(precision, dev)
-    if dev.type == "cpu" and resolved == "fp16":
-        _notice(notices, "precision 'fp16' is not usable on the cpu (autocast there is very slow and overflows): "
-                         "running in fp32")
-        resolved = "fp32"
-    if dev.type == "cpu" and resolved == "bf16" and not cpu_has_native_bf16():
-        _notice(notices, f"precision 'bf16' is not usable on this cpu: {NO_NATIVE_BF16}: running in fp32")
-        resolved = "fp32"
-    return dev, resolved
-
-
-def _notice(notices: list[str] | None, text: str) -> None:
-    if notices is None:
-        warnings.warn(text, RuntimeWarning, stacklevel=4)
-    else:
-        notices.append(text)
 
 
 class StereoEstimator:
@@ -128,7 +79,7 @@ class StereoEstimator:
                         align_corners: bool | None = None, device: str = "cpu", precision: str = "fp32",
                         input_scale: float = 1.0, fast: bool | FastConfig | None = None) -> "StereoEstimator":
         """Load a checkpoint. Settings left as None come from the file, else the official defaults."""
-        model, _ = _model_from_checkpoint(path, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
+        model, _ = model_from_checkpoint(path, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
         return cls(model, device, precision, input_scale, weights=os.fspath(path), fast=fast)
 
     @classmethod
@@ -150,10 +101,8 @@ class StereoEstimator:
                device: str = "cpu", precision: str = "fp32", input_scale: float = 1.0,
                seed: int = 0, fast: bool | FastConfig | None = None) -> "StereoEstimator":
         """Untrained weights (official initialization, seeded): outputs are meaningless."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = build_model(variant, maxdisp, align_corners)
-        return cls(model, device, precision, input_scale, weights=RANDOM_LABEL, fast=fast)
+        return cls(random_model(variant, maxdisp, align_corners, seed), device, precision, input_scale,
+                   weights=RANDOM_LABEL, fast=fast)
 
     @property
     def variant(self) -> str:
@@ -315,47 +264,9 @@ def load_estimator(weights: str | os.PathLike = "", *, variant: str | None = Non
     InputError. Notices are what the user should be told (random weights, the device or
     precision fallbacks of :func:`resolve_runtime`): the node logs them, the tools print them.
     """
-    spec = parse_weights(weights, variant, maxdisp, align_corners)
     notices: list[str] = []
     dev, resolved = resolve_runtime(device, precision, notices)
-    if spec.kind == "random":
+    loaded = load_model(weights, variant=variant, maxdisp=maxdisp, align_corners=align_corners)
+    if loaded.random:
         notices.append(RANDOM_WEIGHTS_NOTICE)
-        estimator = StereoEstimator.random(**_resolve_settings(None, variant=variant, maxdisp=maxdisp,
-                                                               align_corners=align_corners),
-                                           device=dev, precision=resolved, input_scale=input_scale, fast=fast)
-        return estimator, notices
-    if spec.kind == "catalog":
-        path, requested = catalog_path(spec.entry), spec.entry.architecture
-    else:
-        path, requested = spec.path, {"variant": variant, "maxdisp": maxdisp, "align_corners": align_corners}
-    model, _ = _model_from_checkpoint(path, **requested)
-    return StereoEstimator(model, dev, resolved, input_scale, weights=spec.label, fast=fast), notices
-
-
-def _model_from_checkpoint(path: str | os.PathLike, **requested) -> tuple[torch.nn.Module, Checkpoint]:
-    """The float32 model a checkpoint describes, holding its weights (float16 files are widened
-    exactly), and the checkpoint."""
-    ckpt = load_checkpoint(path)
-    model = build_model(**_resolve_settings(ckpt, **requested))
-    apply_weights(model, ckpt)  # load_state_dict copies into the model's float32 tensors
-    return model, ckpt
-
-
-def _resolve_settings(ckpt: Checkpoint | None, **requested) -> dict:
-    """Architecture settings: explicit request, else the checkpoint's record, else the defaults.
-
-    An explicit request that contradicts what the checkpoint records is an error.
-    """
-    stored = dict(ckpt.settings) if ckpt else {}
-    guessed = ckpt.guessed_variant() if ckpt else None
-    defaults = dict(DEFAULTS, variant=guessed or DEFAULTS["variant"])
-    settings = {}
-    for key, default in defaults.items():
-        want = requested.get(key)
-        if want is not None and key in stored and stored[key] != want:
-            raise CheckpointError(f"{ckpt.path} holds a model with {key}={stored[key]!r}, "
-                                  f"but {key}={want!r} was requested")
-        settings[key] = want if want is not None else stored.get(key, default)
-    if settings["variant"] not in VARIANTS:
-        raise InputError(f"unknown variant {settings['variant']!r}; choose one of {', '.join(VARIANTS)}")
-    return settings
+    return StereoEstimator(loaded.model, dev, resolved, input_scale, weights=loaded.label, fast=fast), notices

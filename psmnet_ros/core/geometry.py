@@ -13,22 +13,22 @@ import numpy as np
 from .calibration import StereoCalibration
 
 
-def disparity_to_depth(disparity: np.ndarray, camera: StereoCalibration) -> np.ndarray:
+def disparity_to_depth(disparity: np.ndarray, calibration: StereoCalibration) -> np.ndarray:
     """Depth Z = fx * B / d' in metres (HxW float32) of HxW corrected disparities d' (pixels);
     NaN where d' <= 0 or is not finite."""
     d = np.asarray(disparity, dtype=np.float32)
     depth = np.full(d.shape, np.nan, dtype=np.float32)
     valid = np.isfinite(d) & (d > 0)
-    depth[valid] = np.float32(camera.fx * camera.baseline_m) / d[valid]
+    depth[valid] = np.float32(calibration.fx * calibration.baseline_m) / d[valid]
     return depth
 
 
-def depth_to_points(depth: np.ndarray, camera: StereoCalibration) -> np.ndarray:
+def depth_to_points(depth: np.ndarray, calibration: StereoCalibration) -> np.ndarray:
     """Organized point cloud HxWx3 float32 (metres) of HxW depth, through the left camera's rectified matrix.
 
     X = (u - cx) Z / fx, Y = (v - cy) Z / fy, Z = depth; NaN depth gives NaN points.
     """
-    fx, fy, cx, cy = camera.fx, camera.fy, camera.cx_left, camera.cy
+    fx, fy, cx, cy = calibration.fx, calibration.fy, calibration.cx_left, calibration.cy
     z = np.asarray(depth, dtype=np.float32)
     h, w = z.shape
     u = ((np.arange(w, dtype=np.float32) - np.float32(cx)) / np.float32(fx))[None, :]

@@ -21,6 +21,20 @@ from .layers import classifier_3d, conv_bn_3d, conv_bn_relu_3d
 from .regression import soft_argmin
 
 VARIANTS = ("stackhourglass", "basic")
+MAXDISP_MULTIPLE = {"stackhourglass": 16, "basic": 4}
+"""maxdisp must be a positive multiple of this: the cost volume has maxdisp/4 disparity planes, and the
+stackhourglass variant's hourglasses halve them twice."""
+
+
+def check_maxdisp(variant: str | None, maxdisp: int) -> None:
+    """InputError unless ``maxdisp`` (pixels) is a positive multiple of the ``variant``'s MAXDISP_MULTIPLE
+    (variant None, not known yet: of 4, which every variant needs)."""
+    multiple = MAXDISP_MULTIPLE.get(variant, 4)
+    if maxdisp <= 0 or maxdisp % multiple:
+        why = "its hourglasses halve the maxdisp/4 disparity planes twice" if multiple == 16 \
+            else "the cost volume has maxdisp/4 disparity planes"
+        which = f"the {variant} variant" if variant else "any variant"
+        raise InputError(f"maxdisp must be a positive multiple of {multiple} for {which} ({why}), got {maxdisp}")
 
 
 def _residual_3d() -> nn.Sequential:
@@ -32,8 +46,7 @@ class _PSMNetBase(nn.Module):
 
     def __init__(self, maxdisp: int = 192, align_corners: bool = True):
         super().__init__()
-        if maxdisp <= 0 or maxdisp % 4:
-            raise InputError(f"maxdisp must be a positive multiple of 4, got {maxdisp}")
+        check_maxdisp(self.variant, maxdisp)
         self.maxdisp = maxdisp
         self.align_corners = align_corners
         self.feature_extraction = FeatureExtraction(align_corners)
@@ -54,9 +67,6 @@ class PSMNetStackHourglass(_PSMNetBase):
     variant = "stackhourglass"
 
     def __init__(self, maxdisp: int = 192, align_corners: bool = True):
-        if maxdisp % 16:
-            raise InputError(f"the stackhourglass variant needs maxdisp to be a multiple of 16 (its hourglasses "
-                             f"halve the maxdisp/4 disparity planes twice), got {maxdisp}")
         super().__init__(maxdisp, align_corners)
         self.dres2, self.dres3, self.dres4 = Hourglass(32), Hourglass(32), Hourglass(32)
         self.classif1, self.classif2, self.classif3 = classifier_3d(), classifier_3d(), classifier_3d()

@@ -1,4 +1,4 @@
-"""What a stereo frame gives a robot, from the network's disparity and the camera: one function for the node,
+"""What a stereo frame gives a robot, from the network's disparity and the calibration: one function for the node,
 psmnet-infer and the benchmark, so that what is published, written and timed cannot disagree.
 
 Convention for messages and files alike (stereo_msgs/DisparityImage's): the disparity is corrected for the
@@ -35,6 +35,27 @@ def check_depth_limits(min_depth_m: float, max_depth_m: float) -> None:
         raise InputError(f"{which}imum depth {min_depth_m if which == 'min' else max_depth_m} {reason}")
 
 
+def corrected_disparity(network_disparity: np.ndarray, calibration: StereoCalibration | None) -> np.ndarray:
+    """d' = d + (cx_right - cx_left): the published disparity of a network (or any x_left - x_right)
+    disparity, float32 pixels; unchanged without a calibration."""
+    doffs = np.float32(calibration.doffs if calibration else 0.0)
+    return np.asarray(network_disparity, dtype=np.float32) + doffs
+
+
+def uncorrected_disparity(disparity: np.ndarray, calibration: StereoCalibration | None) -> np.ndarray:
+    """The inverse of :func:`corrected_disparity`: x_left - x_right from a published d' (float32 pixels),
+    as ground truth and the network count it."""
+    doffs = np.float32(calibration.doffs if calibration else 0.0)
+    return np.asarray(disparity, dtype=np.float32) - doffs
+
+
+def disparity_range(calibration: StereoCalibration | None, max_network_disparity: float) -> tuple[float, float]:
+    """(low, high) pixels of the published disparity d': the network's [0, max_network_disparity] shifted by
+    the principal-point offset. DisparityImage's min/max_disparity and the colour images' range."""
+    low = calibration.doffs if calibration else 0.0
+    return low, low + max_network_disparity
+
+
 @dataclass(frozen=True)
 class StereoProducts:
     """One frame's products, HxW (HxWx3 for points), float32, NaN where invalid.
@@ -49,7 +70,7 @@ class StereoProducts:
     points: np.ndarray | None = None
 
 
-def stereo_products(network_disparity: np.ndarray, camera: StereoCalibration, *, depth: bool = True,
+def stereo_products(network_disparity: np.ndarray, calibration: StereoCalibration, *, depth: bool = True,
                     points: bool = True, min_depth_m: float = 0.0, max_depth_m: float = 0.0,
                     invalid: np.ndarray | None = None) -> StereoProducts:
     """The corrected disparity, and on request depth and points, of an HxW network disparity (pixels).
@@ -59,18 +80,18 @@ def stereo_products(network_disparity: np.ndarray, camera: StereoCalibration, *,
     """
     check_depth_limits(min_depth_m, max_depth_m)
     network_disparity = np.asarray(network_disparity)
-    if network_disparity.shape[::-1] != camera.size:
+    if network_disparity.shape[::-1] != calibration.size:
         raise InputError(f"disparity is {network_disparity.shape[1]}x{network_disparity.shape[0]} px but the camera "
-                         f"is {camera.size[0]}x{camera.size[1]} px")
-    disparity = network_disparity.astype(np.float32) + np.float32(camera.doffs)
+                         f"is {calibration.size[0]}x{calibration.size[1]} px")
+    disparity = corrected_disparity(network_disparity, calibration)
     if invalid is not None:
         disparity[invalid] = np.nan
     if not (depth or points):
         return StereoProducts(disparity)
-    z = disparity_to_depth(disparity, camera)
+    z = disparity_to_depth(disparity, calibration)
     if not points:
         return StereoProducts(disparity, z)
-    xyz = depth_to_points(z, camera)
+    xyz = depth_to_points(z, calibration)
     outside = z < min_depth_m
     if max_depth_m:
         outside |= z > max_depth_m

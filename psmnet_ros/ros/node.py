@@ -1,10 +1,10 @@
 """psmnet_node: PSMNet disparity, depth and an organized point cloud from a rectified stereo pair.
 
 Topics follow stereo_image_proc: subscribes left/image_rect, left/camera_info,
-right/image_rect, right/camera_info; publishes disparity (stereo_msgs/DisparityImage),
-depth (32FC1 metres, REP 118), points2 (organized xyz+rgb) and disparity/image_color,
-each with the left image's header. The sync callback only validates, converts and
-enqueues; a worker thread owns the model and runs batched inference.
+right/image_rect, right/camera_info; publishes the outputs of :mod:`psmnet_ros.ros.outputs`
+(disparity, depth, points2, disparity/image_color, confidence, frame_stats), each with the left
+image's header, and /diagnostics. The sync callback only validates, converts and enqueues
+(:mod:`.stereo_input`); a worker thread owns the model and runs batched inference.
 """
 from __future__ import annotations
 
@@ -18,11 +18,9 @@ if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "psmnet_node":
     # takes seconds), so the imports come after this statement.
     stop_signals.install(stop_signals.Phase.IMPORTING)
 
-import ctypes
 import threading
 import time
-import warnings
-from typing import Callable, NamedTuple, NoReturn
+from typing import NoReturn
 
 import numpy as np
 import rclpy
@@ -34,68 +32,32 @@ from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
-from stereo_msgs.msg import DisparityImage
 
-from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import StereoEstimator, load_estimator
 from psmnet_ros.core.frame_queue import FrameQueue
-from psmnet_ros.msg import FrameStats
-from psmnet_ros.ros.conversions import SUPPORTED_ENCODINGS, image_to_rgb, stamp_ns, stereo_camera
-from psmnet_ros.ros.outputs import OUTPUTS, frame_messages
+from psmnet_ros.ros.conversions import stamp_ns
+from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, frame_messages
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
 from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
 from psmnet_ros.ros.input_qos import InputSubscriptions
+from psmnet_ros.ros.memory import return_freed_memory
+from psmnet_ros.ros.node_logging import LOG_THROTTLE_S, ReasonLogger, log_python_warnings
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, declare_parameters, updated
+from psmnet_ros.ros.stereo_input import Frame, stereo_frame
 from psmnet_ros.ros.sync import StereoSynchronizer
 
 NODE_NAME = "psmnet_node"
 INPUT_TOPICS = (("left/image_rect", Image), ("left/camera_info", CameraInfo),
                 ("right/image_rect", Image), ("right/camera_info", CameraInfo))
 """In StereoSynchronizer input order: 0 left image, 1 left info, 2 right image, 3 right info."""
-LOG_THROTTLE_S = 5.0
-"""At most one log line per distinct bad-input reason in this many seconds."""
-MAX_REASON_LOGGERS = 256
-"""Distinct reasons remembered for throttling before the memory is reset."""
 WORKER_JOIN_S = 0.5
 """How long stopping waits for the worker thread to end (seconds): long enough to finish a
 publication, not a forward pass (seconds on a CPU, and it cannot be interrupted)."""
 SPIN_PERIOD_S = 0.1
 """The main loop's longest wait for ROS events: how soon it notices a stop signal (seconds)."""
-
-
-class Frame(NamedTuple):
-    """One synchronized, validated stereo set waiting for inference."""
-
-    header: Header          # the left image's header: stamp + frame_id of every output
-    left: np.ndarray        # HxWx3 uint8 RGB
-    right: np.ndarray       # HxWx3 uint8 RGB
-    camera: StereoCalibration
-    synchronized: float     # time.monotonic() when the set was complete (its last message arrived)
-
-
-def _libc_function(name: str):
-    """A C library function by name, or None where there is none (malloc_trim is glibc's)."""
-    try:
-        return getattr(ctypes.CDLL(None), name)
-    except (AttributeError, OSError, TypeError):
-        return None
-
-
-_malloc_trim = _libc_function("malloc_trim")
-
-
-def _return_freed_memory() -> None:
-    """Hand the memory glibc keeps after forward passes back to the system (no-op without glibc).
-
-    A forward pass allocates and frees hundreds of MiB of activations. glibc keeps freed heap
-    memory for reuse, which passes of one size reuse exactly; after a change of size it no
-    longer fits and the heap grows (see the README, Behaviour).
-    """
-    if _malloc_trim is not None:
-        _malloc_trim(0)
 
 
 class PSMNetNode(Node):
@@ -105,9 +67,8 @@ class PSMNetNode(Node):
         super().__init__(NODE_NAME, **kwargs)
         self._stopping = threading.Event()
         self._worker = None
-        self._reason_loggers = {}
-        self._loggers_lock = threading.Lock()
-        _log_python_warnings(self.get_logger())
+        self._reasons = ReasonLogger(self.get_logger().name)
+        log_python_warnings(self.get_logger())
         try:
             self._settings: NodeSettings = declare_parameters(self)
             with stop_signals.interruptible():
@@ -120,7 +81,7 @@ class PSMNetNode(Node):
     # ---------------------------------------------------------------- start-up
     def _load_estimator(self) -> StereoEstimator:
         s = self._settings
-        estimator, notices = load_estimator(s.checkpoint, variant=s.variant, maxdisp=s.maxdisp,
+        estimator, notices = load_estimator(s.weights, variant=s.variant, maxdisp=s.maxdisp,
                                             align_corners=s.align_corners, device=s.device,
                                             precision=s.precision, input_scale=s.input_scale)
         for text in notices:
@@ -130,17 +91,15 @@ class PSMNetNode(Node):
     def _setup_io(self) -> None:
         s = self._settings
         self._stats = InferenceStats()
-        self._queue = FrameQueue(capacity=s.frame_queue_size or s.batch_size, batch_size=s.batch_size,
+        self._queue = FrameQueue(capacity=s.frame_queue_capacity, batch_size=s.batch_size,
                                  max_delay_s=s.max_batch_delay_ms / 1000.0)
         self._sync = StereoSynchronizer(self._on_stereo_set, queue_size=s.queue_size,
                                         approximate=s.approximate_sync,
                                         tolerance_s=s.approximate_sync_tolerance_seconds)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        types = {"disparity": DisparityImage, "depth": Image, "points2": PointCloud2, "disparity/image_color": Image,
-                 "confidence": Image}
-        self._outputs = {topic: self.create_publisher(types[topic], topic, out_qos) for topic in OUTPUTS}
-        self._pub_frame_stats = self.create_publisher(FrameStats, "frame_stats", out_qos)
+        self._outputs = {o.topic: self.create_publisher(o.msg_type, o.topic, out_qos) for o in OUTPUTS}
+        self._pub_frame_stats = self.create_publisher(FRAME_STATS.msg_type, FRAME_STATS.topic, out_qos)
         self._dropped_before = 0  # frames dropped up to the previous published frame (FrameStats)
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         inputs = [(topic, msg_type, self._input_callback(i)) for i, (topic, msg_type) in enumerate(INPUT_TOPICS)]
@@ -180,52 +139,13 @@ class PSMNetNode(Node):
         synchronized = time.monotonic()
         self._stats.frame_in()
         try:
-            frame = self._frame(left_image, left_info, right_image, right_info, synchronized)
+            frame = stereo_frame(left_image, left_info, right_image, right_info, synchronized,
+                                 self._estimator.min_input_size, self._estimator.input_scale)
         except InputError as exc:
             self._stats.bad_input()
-            self._warn(str(exc), f"dropping stereo frame {_stamp_text(left_image.header)}")
+            self._reasons.warn(str(exc), f"dropping stereo frame {_stamp_text(left_image.header)}")
             return
         self._queue.put(frame, key=frame.left.shape[:2])
-
-    def _frame(self, left_image, left_info, right_image, right_info, synchronized: float) -> Frame:
-        """Checked and converted stereo set; InputError saying what is wrong otherwise."""
-        images = {}
-        for side, msg in (("left", left_image), ("right", right_image)):
-            if msg.encoding not in SUPPORTED_ENCODINGS:
-                raise InputError(f"{side} image encoding '{msg.encoding}' is not supported "
-                                 f"(supported: {', '.join(SUPPORTED_ENCODINGS)})")
-            try:
-                images[side] = image_to_rgb(msg)
-            except InputError as exc:
-                raise InputError(f"{side} image: {exc}") from None
-        try:
-            camera = stereo_camera(left_info, right_info)
-        except InputError as exc:
-            raise InputError(f"camera_info: {exc}") from None
-        (lh, lw), (rh, rw) = images["left"].shape[:2], images["right"].shape[:2]
-        if (lh, lw) != (rh, rw):
-            raise InputError(f"left image is {lw}x{lh} px but right image is {rw}x{rh} px")
-        if (lw, lh) != camera.size:
-            raise InputError(f"images are {lw}x{lh} px but camera_info says {camera.size[0]}x{camera.size[1]} px")
-        min_h, min_w = self._estimator.min_input_size
-        if lh < min_h or lw < min_w:
-            raise InputError(f"image {lw}x{lh} px is too small for the network at input_scale "
-                             f"{self._estimator.input_scale}: at least {min_w}x{min_h} px needed")
-        return Frame(left_image.header, images["left"], images["right"], camera, synchronized)
-
-    def _warn(self, reason: str, context: str) -> None:
-        """Log "context: reason" at most once per LOG_THROTTLE_S for each distinct reason.
-
-        rclpy throttles per call site and logger object, so each reason gets its own logger
-        object (same name): a recurring problem cannot hide a different one.
-        """
-        with self._loggers_lock:
-            if reason not in self._reason_loggers:
-                if len(self._reason_loggers) >= MAX_REASON_LOGGERS:
-                    self._reason_loggers.clear()
-                self._reason_loggers[reason] = rclpy.logging.get_logger(self.get_logger().name)
-            logger = self._reason_loggers[reason]
-        logger.warning(f"{context}: {reason}", throttle_duration_sec=LOG_THROTTLE_S)
 
     # ---------------------------------------------------------- worker thread
     def _work(self) -> None:
@@ -238,7 +158,7 @@ class PSMNetNode(Node):
                 self._process(batch)
                 if batch[0].left.shape != last_size:  # a new size: what the old one's passes kept no longer fits
                     last_size = batch[0].left.shape
-                    _return_freed_memory()
+                    return_freed_memory()
             except Exception as exc:  # keep serving: one broken batch must not end the worker
                 if self._stopping.is_set():
                     return
@@ -255,10 +175,10 @@ class PSMNetNode(Node):
             else:
                 self._stats.inference_failed()
                 reason = f"CUDA out of memory even for a single {frame.left.shape[1]}x{frame.left.shape[0]} pair"
-            self._warn(reason, f"dropping stereo frame {_stamp_text(frame.header)}")
+            self._reasons.warn(reason, f"dropping stereo frame {_stamp_text(frame.header)}")
 
         def on_retry(exc):
-            self._warn(f"{type(exc).__name__}: {exc}", f"batch of {len(batch)} failed, retrying one pair at a time")
+            self._reasons.warn(f"{type(exc).__name__}: {exc}", f"batch of {len(batch)} failed, retrying one pair at a time")
 
         passes = []  # (pairs, seconds) of each successful forward pass, in order
 
@@ -288,7 +208,8 @@ class PSMNetNode(Node):
         nothing is built for an output without subscribers."""
         s, est = self._settings, self._estimator
         building = time.monotonic()
-        wanted = {topic for topic, publisher in self._outputs.items() if publisher.get_subscription_count()}
+        wanted = {topic for topic, publisher in self._outputs.items()
+                  if not TOPICS[topic].on_demand or publisher.get_subscription_count()}
         stats_wanted = self._pub_frame_stats.get_subscription_count() > 0
         messages, products = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
                                             est.max_disparity(network_disparity.shape[1]), wanted,
@@ -333,14 +254,6 @@ class PSMNetNode(Node):
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(WORKER_JOIN_S)
         return super().destroy_node()
-
-
-def _log_python_warnings(logger) -> None:
-    """Route Python warnings (the core's, e.g. a CUDA graph that could not be recorded) to ``logger``, so that
-    they reach /rosout like the node's own messages instead of bare stderr."""
-    def show(message, category, filename, lineno, file=None, line=None):
-        logger.warning(f"{category.__name__}: {message}")
-    warnings.showwarning = show
 
 
 def _stamp_text(header: Header) -> str:

@@ -1,22 +1,77 @@
-"""The messages of one stereo frame, built from :func:`~psmnet_ros.core.stereo_products.stereo_products`:
-what psmnet_node publishes and what psmnet-bench times as the node's overhead."""
+"""What psmnet_node publishes: the one registry of its output topics (topic, message type, builder, whether
+it is built only when subscribed), and the messages of one stereo frame built from
+:func:`~psmnet_ros.core.stereo_products.stereo_products`. The node, the recorder, psmnet-bench, the GPU check
+and scripts/node_cycles.py take their topics from here; psmnet-bench times :func:`frame_messages` as the
+node's overhead."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
 import numpy as np
+from sensor_msgs.msg import Image, PointCloud2
+from stereo_msgs.msg import DisparityImage
 
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.colorize import colorize
 from psmnet_ros.core.stereo_products import StereoProducts, stereo_products
+from psmnet_ros.msg import FrameStats
 from psmnet_ros.ros.conversions import disparity_msg, float_image_msg, pointcloud2_msg, rgb_image_msg
 
 DELTA_D = 1.0 / 16.0
 """DisparityImage.delta_d (pixels). The soft argmin is continuous; 1/16 px is what SGBM and
 stereo_image_proc report, a conservative bound on the useful resolution."""
-OUTPUTS = ("disparity", "depth", "points2", "disparity/image_color", "confidence")
-"""Output topics, relative to the node's namespace."""
 INVALID_BELOW_MIN = 1.0
 """An invalid pixel's value in a DisparityImage: this far below min_disparity (pixels). The message
 definition: "any disparity less than min_disparity is invalid"; stereo_image_proc writes the same."""
+
+
+class FrameData(NamedTuple):
+    """What one frame's output messages are built from."""
+
+    products: StereoProducts
+    left_rgb: np.ndarray            # HxWx3 uint8, the points' colours
+    camera: StereoCalibration
+    header: object                  # std_msgs/Header of the left image: every output carries it
+    low: float                      # DisparityImage min_disparity / max_disparity (pixels)
+    high: float
+    invalid: np.ndarray | None      # HxW bool: below the confidence threshold; None: all valid
+    confidence: np.ndarray | None   # HxW float32 in [0, 1]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output topic of the node (relative to its namespace)."""
+
+    topic: str
+    msg_type: type
+    build: Callable[[FrameData], object] | None  # None: built by the node itself (frame_stats)
+    on_demand: bool = True          # built and published only while something subscribes
+    needs: frozenset = frozenset()  # what the products must hold: "depth", "points", "confidence"
+
+
+def _disparity(f: FrameData) -> DisparityImage:
+    published = f.products.disparity if f.invalid is None else \
+        np.where(f.invalid, np.float32(f.low - INVALID_BELOW_MIN), f.products.disparity)
+    width, height = f.camera.size
+    return disparity_msg(published, f.header, f.camera.fx, f.camera.baseline_m, f.low, f.high, DELTA_D,
+                         (0, 0, width, height))
+
+
+OUTPUTS = (
+    Output("disparity", DisparityImage, _disparity),
+    Output("depth", Image, lambda f: float_image_msg(f.products.depth, f.header), needs=frozenset({"depth"})),
+    Output("points2", PointCloud2, lambda f: pointcloud2_msg(f.products.points, f.left_rgb, f.header),
+           needs=frozenset({"depth", "points"})),
+    Output("disparity/image_color", Image,
+           lambda f: rgb_image_msg(colorize(f.products.disparity, f.low, f.high), f.header)),
+    Output("confidence", Image, lambda f: float_image_msg(f.confidence, f.header), needs=frozenset({"confidence"})),
+)
+"""The per-frame outputs, in the order they are published."""
+FRAME_STATS = Output("frame_stats", FrameStats, None)
+"""Per-frame timing and statistics (psmnet_ros/msg/FrameStats), built by the node with its timings."""
+TOPICS = {output.topic: output for output in (*OUTPUTS, FRAME_STATS)}
+"""Every output topic of the node, by its relative name."""
 
 
 def frame_messages(network_disparity: np.ndarray, left_rgb: np.ndarray, camera: StereoCalibration, header,
@@ -30,27 +85,16 @@ def frame_messages(network_disparity: np.ndarray, left_rgb: np.ndarray, camera: 
     max_network_disparity: the largest disparity the network can output for this width (pixels), which
     with the principal-point offset gives the DisparityImage's [min_disparity, max_disparity] and the
     colour image's range. confidence: HxW in [0, 1] (needed for the "confidence" output and a threshold above
-    0); pixels below ``confidence_threshold`` are invalid: below min_disparity in the DisparityImage (by
-    INVALID_BELOW_MIN), NaN in depth and points2, black in the colour image. Every message carries ``header``.
+    0; without it that output is left out); pixels below ``confidence_threshold`` are invalid: below
+    min_disparity in the DisparityImage (by INVALID_BELOW_MIN), NaN in depth and points2, black in the colour
+    image. Every message carries ``header``.
     """
+    chosen = [o for o in OUTPUTS if o.topic in wanted and (confidence is not None or "confidence" not in o.needs)]
+    needs = frozenset().union(*(o.needs for o in chosen))
     invalid = confidence < confidence_threshold if confidence_threshold > 0 and confidence is not None else None
     products: StereoProducts = stereo_products(
-        network_disparity, camera, depth="depth" in wanted or "points2" in wanted, points="points2" in wanted,
+        network_disparity, camera, depth="depth" in needs, points="points" in needs,
         min_depth_m=min_depth_m, max_depth_m=max_depth_m, invalid=invalid)
-    low, high = camera.doffs, camera.doffs + max_network_disparity
-    width, height = camera.size
-    messages = {}
-    if "disparity" in wanted:
-        published = products.disparity if invalid is None else \
-            np.where(invalid, np.float32(low - INVALID_BELOW_MIN), products.disparity)
-        messages["disparity"] = disparity_msg(published, header, camera.fx, camera.baseline_m, low, high,
-                                              DELTA_D, (0, 0, width, height))
-    if "depth" in wanted:
-        messages["depth"] = float_image_msg(products.depth, header)
-    if "points2" in wanted:
-        messages["points2"] = pointcloud2_msg(products.points, left_rgb, header)
-    if "disparity/image_color" in wanted:
-        messages["disparity/image_color"] = rgb_image_msg(colorize(products.disparity, low, high), header)
-    if "confidence" in wanted and confidence is not None:
-        messages["confidence"] = float_image_msg(confidence, header)
-    return messages, products
+    low = camera.doffs
+    data = FrameData(products, left_rgb, camera, header, low, low + max_network_disparity, invalid, confidence)
+    return {o.topic: o.build(data) for o in chosen}, products

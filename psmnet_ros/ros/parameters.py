@@ -1,25 +1,25 @@
-"""The node's ROS parameters: declarations with descriptors, start-up and run-time validation."""
+"""The node's ROS parameters: one table (:data:`PARAMETERS`) from which the settings dataclass, the descriptors
+(description, range, choices, read-only), config/psmnet.yaml's lines and the validation come."""
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
 
 from psmnet_ros.core.confidence import check_threshold
+from psmnet_ros.core.device import parse_device
 from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import MAX_INPUT_SCALE
 from psmnet_ros.core.fast.precision import PRECISIONS
-from psmnet_ros.core.psmnet import VARIANTS
+from psmnet_ros.core.psmnet import VARIANTS, check_maxdisp
 from psmnet_ros.core.stereo_products import depth_limits_problem
 from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
 from psmnet_ros.ros.input_qos import QOS_CHOICES
 
-RUNTIME = ("min_depth", "max_depth", "max_batch_delay_ms", "confidence_threshold")
-"""Parameters that may change while the node runs; all others are read-only."""
+DEPRECATED = {"checkpoint": "weights"}
+"""Old parameter names still accepted for a release, with the name that replaces each."""
 
 
 class ParameterError(PSMNetError):
@@ -27,138 +27,177 @@ class ParameterError(PSMNetError):
 
 
 @dataclass(frozen=True)
-class NodeSettings:
-    """All parameter values, in the units their names give (defaults = config/psmnet.yaml)."""
+class Parameter:
+    """One row of the table. ``yaml``: the comment lines of config/psmnet.yaml (short); ``description``: the
+    descriptor's text (full); ``limits``: (low, high) or (low, high, step) of the descriptor's range."""
 
-    checkpoint: str = ""
-    variant: str = "stackhourglass"
-    maxdisp: int = 192
-    align_corners: bool = True
-    device: str = "cuda"
-    precision: str = "fp32"
-    batch_size: int = 1
-    frame_queue_size: int = 0
-    max_batch_delay_ms: float = 10.0
-    input_scale: float = 1.0
-    approximate_sync: bool = False
-    approximate_sync_tolerance_seconds: float = 0.01
-    queue_size: int = 5
-    min_depth: float = 0.0
-    max_depth: float = 0.0
-    confidence_threshold: float = 0.0
-    qos: str = "auto"
-    diagnostics_period: float = 1.0
+    name: str
+    default: bool | int | float | str
+    description: str
+    yaml: tuple[str, ...] = ()
+    runtime: bool = False           # may change while the node runs; all others are read-only
+    limits: tuple = ()
+    choices: tuple[str, ...] = ()
 
 
-_DESCRIPTIONS = {
-    "checkpoint": "weights: a name (" + ", ".join(f"{name}: {entry.description}" for name, entry in CATALOG.items())
-                  + f"; '{RANDOM}': untrained, meaningless output) or a checkpoint file (.tar/.pth); "
-                  f"empty = {DEFAULT}",
-    "variant": "network variant: stackhourglass or basic (must match the weights)",
-    "maxdisp": "disparity search range of the network in network pixels; multiple of 16 (stackhourglass) "
-               "or 4 (basic)",
-    "align_corners": "bilinear/trilinear upsampling with align_corners=True, as the official checkpoints need",
-    "device": "torch device: cpu, cuda or cuda:N (cuda falls back to cpu when no GPU is available)",
-    "precision": "inference precision: fp32 (strict), tf32, fp16, bf16, or auto (fp16 on CUDA GPUs of "
-                 "compute capability >= 7.0, else fp32); the last stage always runs in fp32",
-    "batch_size": "most synchronized pairs of one size per forward pass",
-    "frame_queue_size": "synchronized pairs waiting for the network at most; a new pair finding them all "
-                        "waiting drops the oldest; 0 = batch_size (live cameras: the newest frames count), "
-                        "more (>= batch_size) keeps short bursts, e.g. from a bag or a network hiccup",
-    "max_batch_delay_ms": "longest wait after the oldest waiting pair for a batch to fill (milliseconds)",
-    "input_scale": f"factor the pair is resized by for the network, in (0, {MAX_INPUT_SCALE:g}]; disparities "
-                   "are returned in image pixels",
-    "approximate_sync": "pair images and camera infos with approximately equal stamps instead of exact ones",
-    "approximate_sync_tolerance_seconds": "approximate sync: largest stamp difference within a set (seconds)",
-    "queue_size": "messages kept per input while waiting for their stereo partners",
-    "min_depth": "points2: points nearer than this are NaN (metres)",
-    "max_depth": "points2: points farther than this are NaN (metres); 0 = no limit",
-    "confidence_threshold": "pixels whose confidence (probability within +-6 px of the estimate, in [0, 1]) is "
-                            "below this are invalid in disparity, depth and points2; 0 = none",
-    "qos": "input subscriptions: auto (the reliability the discovered publishers offer), sensor_data (best "
-           "effort) or reliable",
-    "diagnostics_period": "period of the /diagnostics status (seconds)",
-}
+PARAMETERS = (
+    Parameter("weights", "", "weights: a name (" + ", ".join(f"{n}: {e.description}" for n, e in CATALOG.items())
+              + f"; '{RANDOM}': untrained, meaningless output) or a checkpoint file (.tar/.pth); empty = {DEFAULT}",
+              (f'"" = {DEFAULT} (the official PSMNet KITTI 2015 checkpoint); a name',
+               f"({', '.join(CATALOG)}, {RANDOM} = untrained: meaningless output) or a .tar/.pth path")),
+    Parameter("variant", "stackhourglass", "network variant: stackhourglass or basic (must match the weights)",
+              ("stackhourglass | basic (must match the weights)",), choices=VARIANTS),
+    Parameter("maxdisp", 192, "disparity search range of the network in network pixels; multiple of 16 "
+              "(stackhourglass) or 4 (basic)",
+              ("network disparity range (pixels at input_scale); multiple of 16 (basic: 4)",), limits=(4, 1024, 4)),
+    Parameter("align_corners", True, "bilinear/trilinear upsampling with align_corners=True, as the official "
+              "checkpoints need", ("true for the official checkpoints",)),
+    Parameter("device", "cuda", "torch device: cpu, cuda or cuda:N (cuda falls back to cpu when no GPU is available)",
+              ("cpu | cuda | cuda:N; cuda without a GPU falls back to cpu",)),
+    Parameter("precision", "fp32", "inference precision: fp32 (strict), tf32, fp16, bf16, or auto (fp16 on CUDA "
+              "GPUs of compute capability >= 7.0, else fp32); the last stage always runs in fp32; on a CPU, fp16 "
+              "and bf16 without native bfloat16 kernels run in fp32",
+              ("fp32 | tf32 | fp16 | bf16 | auto (fp16 falls back to fp32 on the cpu)",), choices=PRECISIONS),
+    Parameter("batch_size", 1, "most synchronized pairs of one size per forward pass",
+              ("pairs of one size per forward pass",), limits=(1, 64, 1)),
+    Parameter("frame_queue_size", 0, "synchronized pairs waiting for the network at most; a new pair finding them "
+              "all waiting drops the oldest; 0 = batch_size (live cameras: the newest frames count), more "
+              "(>= batch_size) keeps short bursts, e.g. from a bag or a network hiccup",
+              ("pairs waiting for the network; when full the oldest is dropped;",
+               "0 = batch_size (live); more keeps bursts (bag playback)"), limits=(0, 1000, 1)),
+    Parameter("max_batch_delay_ms", 10.0, "longest wait after the oldest waiting pair for a batch to fill "
+              "(milliseconds)", ("wait after the oldest queued pair for a batch to fill (ms)",), runtime=True,
+              limits=(0.0, 10000.0)),
+    Parameter("input_scale", 1.0, f"factor the pair is resized by for the network, in (0, {MAX_INPUT_SCALE:g}]; "
+              "disparities are returned in image pixels",
+              (f"factor the pair is resized by for the network, (0, {MAX_INPUT_SCALE:g}]",),
+              limits=(0.0, MAX_INPUT_SCALE)),
+    Parameter("approximate_sync", False, "pair images and camera infos with approximately equal stamps instead of "
+              "exact ones", ("false: exact stamps; true: within the tolerance below",)),
+    Parameter("approximate_sync_tolerance_seconds", 0.01, "approximate sync: largest stamp difference within a set "
+              "(seconds)", limits=(0.0, 60.0)),
+    Parameter("queue_size", 5, "messages kept per input while waiting for their stereo partners",
+              ("messages kept per input while waiting for the stereo partners",), limits=(1, 1000, 1)),
+    Parameter("min_depth", 0.0, "points2: points nearer than this are NaN (metres)",
+              ("points2: nearer points are NaN (m)",), runtime=True, limits=(0.0, 1.0e6)),
+    Parameter("max_depth", 0.0, "points2: points farther than this are NaN (metres); 0 = no limit",
+              ("points2: farther points are NaN (m); 0 = no limit",), runtime=True, limits=(0.0, 1.0e6)),
+    Parameter("confidence_threshold", 0.0, "pixels whose confidence (probability within +-6 px of the estimate, "
+              "in [0, 1]) is below this are invalid in disparity, depth and points2; 0 = none",
+              ("pixels less confident are invalid in disparity, depth, points2; 0 = none",), runtime=True,
+              limits=(0.0, 1.0)),
+    Parameter("qos", "auto", "input subscriptions: auto (the reliability the discovered publishers offer), "
+              "sensor_data (best effort) or reliable",
+              ("inputs: auto (the publishers' reliability, docs/qos.md) | sensor_data | reliable",),
+              choices=QOS_CHOICES),
+    Parameter("diagnostics_period", 1.0, "period of the /diagnostics status (seconds)", ("/diagnostics period (s)",),
+              limits=(0.05, 3600.0)),
+)
+BY_NAME = {p.name: p for p in PARAMETERS}
+RUNTIME = tuple(p.name for p in PARAMETERS if p.runtime)
+"""Parameters that may change while the node runs; all others are read-only."""
 
-_INT_RANGES = {"maxdisp": (4, 1024, 4), "batch_size": (1, 64, 1), "frame_queue_size": (0, 1000, 1),
-               "queue_size": (1, 1000, 1)}
-_FLOAT_RANGES = {"max_batch_delay_ms": (0.0, 10000.0), "input_scale": (0.0, MAX_INPUT_SCALE),
-                 "approximate_sync_tolerance_seconds": (0.0, 60.0), "min_depth": (0.0, 1.0e6),
-                 "max_depth": (0.0, 1.0e6), "confidence_threshold": (0.0, 1.0), "diagnostics_period": (0.05, 3600.0)}
-_CHOICES = {"variant": VARIANTS, "precision": PRECISIONS, "qos": QOS_CHOICES}
+
+def _frame_queue_capacity(self) -> int:
+    """Pairs the frame queue holds: frame_queue_size, 0 meaning one batch."""
+    return self.frame_queue_size or self.batch_size
 
 
-def _descriptor(name: str) -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(name=name, description=_DESCRIPTIONS[name],
-                                     read_only=name not in RUNTIME)
-    if name in _INT_RANGES:
-        low, high, step = _INT_RANGES[name]
-        descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
-    if name in _FLOAT_RANGES:
-        low, high = _FLOAT_RANGES[name]
-        descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
-    if name in _CHOICES:
-        descriptor.additional_constraints = "one of: " + ", ".join(_CHOICES[name])
-    return descriptor
+NodeSettings = dataclasses.make_dataclass(
+    "NodeSettings", [(p.name, type(p.default), dataclasses.field(default=p.default)) for p in PARAMETERS],
+    frozen=True, namespace={"__doc__": "All parameter values, in the units their names give (the table's "
+                                       "defaults = config/psmnet.yaml).",
+                            "frame_queue_capacity": property(_frame_queue_capacity)})
+NodeSettings.__module__ = __name__
+
+
+def descriptor(name: str) -> ParameterDescriptor:
+    """The ROS descriptor of parameter ``name``: description, read-only flag, range, choices."""
+    p = BY_NAME[name]
+    result = ParameterDescriptor(name=name, description=p.description, read_only=not p.runtime)
+    if isinstance(p.default, int) and not isinstance(p.default, bool) and p.limits:
+        low, high, step = p.limits
+        result.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
+    elif isinstance(p.default, float) and p.limits:
+        low, high = p.limits
+        result.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+    if p.choices:
+        result.additional_constraints = "one of: " + ", ".join(p.choices)
+    return result
+
+
+def params_yaml() -> str:
+    """config/psmnet.yaml as the table gives it: every parameter with its default and its comment."""
+    runtime = ", ".join(RUNTIME[:-1]) + " and " + RUNTIME[-1]
+    lines = ["# Parameters of psmnet_node (psmnet_ros/ros/parameters.py holds the descriptions and limits).",
+             f"# Read-only at run time except {runtime}.",
+             "# The key /**/psmnet_node matches the node in any namespace (namespace:=/x, -r __ns:=/x).",
+             "/**/psmnet_node:", "  ros__parameters:"]
+    for p in PARAMETERS:
+        value = ('""' if p.default == "" else p.default) if isinstance(p.default, str) else \
+            str(p.default).lower() if isinstance(p.default, bool) else repr(p.default)
+        entry = f"    {p.name}: {value}"
+        comments = list(p.yaml)
+        if not comments:
+            lines.append(entry)
+            continue
+        lines.append(f"{entry:<29} # {comments[0]}".rstrip() if len(entry) < 30 else f"{entry} # {comments[0]}")
+        lines += [f"{'':<30}# {text}" for text in comments[1:]]
+    return "\n".join(lines) + "\n"
 
 
 def declare_parameters(node) -> NodeSettings:
     """Declare every parameter on ``node`` and return their validated values.
 
-    Raises ParameterError naming the parameter for a wrong type, an out-of-range or
-    otherwise unusable value.
+    Raises ParameterError naming the parameter for a wrong type, an out-of-range or otherwise unusable
+    value. A deprecated name (:data:`DEPRECATED`) still sets its successor, with a warning in the log.
     """
     values = {}
-    for field in dataclasses.fields(NodeSettings):
+    for p in PARAMETERS:
         try:
-            values[field.name] = node.declare_parameter(field.name, field.default,
-                                                        _descriptor(field.name)).value
+            values[p.name] = node.declare_parameter(p.name, p.default, descriptor(p.name)).value
         except ParameterException as exc:
-            raise ParameterError(f"parameter '{field.name}': {exc}") from None
+            raise ParameterError(f"parameter '{p.name}': {exc}") from None
+    for old, new in DEPRECATED.items():
+        value = node.declare_parameter(old, "", ParameterDescriptor(
+            name=old, description=f"deprecated: use '{new}'", read_only=True)).value
+        if value:
+            if values[new] and values[new] != value:
+                raise ParameterError(f"parameter '{old}' = {value!r} (deprecated) and '{new}' = {values[new]!r} "
+                                     f"disagree: set only '{new}'")
+            node.get_logger().warning(f"parameter '{old}' is deprecated and will be removed in the next release: "
+                                      f"use '{new}' (taking {value!r} as '{new}')")
+            values[new] = value
     settings = NodeSettings(**values)
     validate(settings)
     return settings
 
 
 def validate(settings: NodeSettings) -> None:
-    """Raise ParameterError naming the first parameter whose value cannot work."""
+    """Raise ParameterError naming the first parameter whose value cannot work: the table's choices and limits,
+    the core's rules (maxdisp, device, confidence, depth limits, weights) and the rules between parameters."""
     s = settings
-    for name, choices in _CHOICES.items():
-        if getattr(s, name) not in choices:
-            _fail(name, getattr(s, name), "must be one of " + ", ".join(choices))
-    multiple = 16 if s.variant == "stackhourglass" else 4
-    if s.maxdisp <= 0 or s.maxdisp % multiple:
-        _fail("maxdisp", s.maxdisp, f"must be a positive multiple of {multiple} for the {s.variant} "
-                                    f"variant (its hourglasses halve the maxdisp/4 disparity axis twice)")
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", s.device):
-        _fail("device", s.device, "must be cpu, cuda or cuda:N")
-    if s.batch_size < 1:
-        _fail("batch_size", s.batch_size, "must be >= 1")
+    for p in PARAMETERS:
+        value = getattr(s, p.name)
+        if p.choices and value not in p.choices:
+            _fail(p.name, value, "must be one of " + ", ".join(p.choices))
+    _check("maxdisp", s.maxdisp, check_maxdisp, s.variant, s.maxdisp)
+    _check("device", s.device, parse_device, s.device)
     if s.frame_queue_size and not s.batch_size <= s.frame_queue_size <= 1000:
         _fail("frame_queue_size", s.frame_queue_size, f"must be 0 (= batch_size) or from batch_size "
                                                        f"({s.batch_size}) to 1000")
-    if s.queue_size < 1:
-        _fail("queue_size", s.queue_size, "must be >= 1")
     if not 0.0 < s.input_scale <= MAX_INPUT_SCALE:
         _fail("input_scale", s.input_scale, f"must be in (0, {MAX_INPUT_SCALE:g}]")
-    try:
-        check_threshold(s.confidence_threshold)
-    except InputError as exc:
-        _fail("confidence_threshold", s.confidence_threshold, str(exc))
-    for name in ("max_batch_delay_ms", "approximate_sync_tolerance_seconds"):
-        value = getattr(s, name)
-        if not (math.isfinite(value) and value >= 0.0):
-            _fail(name, value, "must be a finite number >= 0")
-    if not (math.isfinite(s.diagnostics_period) and s.diagnostics_period > 0.0):
-        _fail("diagnostics_period", s.diagnostics_period, "must be > 0 seconds")
+    _check("confidence_threshold", s.confidence_threshold, check_threshold, s.confidence_threshold)
     depth_problem = depth_limits_problem(s.min_depth, s.max_depth)
     if depth_problem:
         name = f"{depth_problem[0]}_depth"
         _fail(name, getattr(s, name), depth_problem[1])
-    try:
-        parse_weights(s.checkpoint, s.variant, s.maxdisp, s.align_corners)
-    except InputError as exc:
-        _fail("checkpoint", s.checkpoint, str(exc))
+    for p in PARAMETERS:
+        value = getattr(s, p.name)
+        if p.limits and not p.limits[0] <= value <= p.limits[1]:  # NaN fails too
+            _fail(p.name, value, f"must be from {p.limits[0]:g} to {p.limits[1]:g}")
+    _check("weights", s.weights, parse_weights, s.weights, s.variant, s.maxdisp, s.align_corners)
 
 
 def updated(settings: NodeSettings, parameters) -> NodeSettings:
@@ -174,6 +213,14 @@ def updated(settings: NodeSettings, parameters) -> NodeSettings:
     new = dataclasses.replace(settings, **changes)
     validate(new)
     return new
+
+
+def _check(name: str, value, rule, *args) -> None:
+    """Apply a core rule (``rule(*args)``, raising InputError) to parameter ``name`` = ``value``."""
+    try:
+        rule(*args)
+    except InputError as exc:
+        _fail(name, value, str(exc))
 
 
 def _fail(name: str, value, reason: str) -> None:

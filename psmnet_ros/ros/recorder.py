@@ -9,18 +9,14 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image, PointCloud2
-from stereo_msgs.msg import DisparityImage
+from sensor_msgs.msg import Image
 
-from ..msg import FrameStats
 from .conversions import stamp_ns
-
-OUTPUTS = (("disparity", DisparityImage), ("depth", Image), ("points2", PointCloud2),
-           ("disparity/image_color", Image), ("frame_stats", FrameStats))
+from .outputs import TOPICS
 
 
 class OutputRecorder(Node):
-    """Subscribes to the node's outputs under ``namespace``, to its left input image
+    """Subscribes to every output of the node (:data:`~psmnet_ros.ros.outputs.TOPICS`) under ``namespace``, to its left input image
     ``input_topic`` and to ``other_inputs`` ((topic, message class) pairs: the node's other
     inputs, so that a player waiting for subscribers counts this recorder on each of them).
 
@@ -36,8 +32,9 @@ class OutputRecorder(Node):
         self._lock = threading.Lock()
         self.arrivals: dict[str, dict[int, tuple[float, object]]] = {}
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.output_topics = [f"{namespace.rstrip('/')}/{name}" for name, _ in OUTPUTS]
-        topics = [*zip(self.output_topics, (cls for _, cls in OUTPUTS)), (input_topic, Image), *other_inputs]
+        self.output_topics = [f"{namespace.rstrip('/')}/{name}" for name in TOPICS]
+        topics = [*zip(self.output_topics, (o.msg_type for o in TOPICS.values())), (input_topic, Image),
+                  *other_inputs]
         self.topics = [t for t, _ in topics]
         self.input_topic = input_topic
         for topic, cls in topics:

@@ -1,7 +1,9 @@
 """Write rectified stereo sequences as ROS 2 bags with rosbags (no ROS installation needed).
 
 A bag holds, per camera namespace ``ns``: ``<ns>/image_rect`` (sensor_msgs/Image,
-rgb8 or mono8) and ``<ns>/camera_info`` (sensor_msgs/CameraInfo), both stamped
+rgb8 or mono8) or, compressed, ``<ns>/image_rect/compressed`` (sensor_msgs/CompressedImage,
+PNG or JPEG as image_transport's compressed plugin writes them) and ``<ns>/camera_info``
+(sensor_msgs/CameraInfo), all stamped
 with the frame's stamp, plus one ``/tf_static`` message (tf2_msgs/TFMessage)
 at the first stamp, offered transient-local like a static broadcaster's.
 
@@ -36,6 +38,7 @@ from tqdm import tqdm
 
 from ..core.calibration import StereoCalibration
 from ..core.errors import InputError
+from ..core.image_codec import CODECS, encode_image
 from .bag_types import package_typestore
 
 BAG_VERSION = 8
@@ -46,6 +49,7 @@ OPTICAL_FROM_BODY_XYZW = (-0.5, 0.5, -0.5, 0.5)
 TYPESTORE = package_typestore(Stores.ROS2_HUMBLE)   # the standard types and psmnet_ros/msg/*
 T = TYPESTORE.types
 IMAGE, CAMERA_INFO, TF_MESSAGE = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "tf2_msgs/msg/TFMessage"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 
 
 def _qos(depth: int, durability: QosDurability) -> Qos:
@@ -68,6 +72,12 @@ def _image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
     return T[IMAGE](header=_header(stamp_ns, frame_id), height=height, width=width, encoding=encoding,
                     is_bigendian=0, step=width * ENCODINGS[encoding],
                     data=np.ascontiguousarray(image, dtype=np.uint8).reshape(-1))
+
+
+def _compressed_image(image: np.ndarray, codec: str, jpeg_quality: int, stamp_ns: int, frame_id: str):
+    data, format_ = encode_image(image, codec, jpeg_quality)
+    return T[COMPRESSED_IMAGE](header=_header(stamp_ns, frame_id), format=format_,
+                               data=np.frombuffer(data, dtype=np.uint8))
 
 
 def _camera_info(projection: np.ndarray, rotation: np.ndarray, shape: tuple[int, int], stamp_ns: int,
@@ -107,6 +117,7 @@ def write_stereo_bag(out_dir, frames: Iterable, calibration: StereoCalibration |
                      right_topic_ns: str = "/kitti/camera_color_right",
                      left_frame: str = "camera_color_left", right_frame: str = "camera_color_right",
                      body_frame: str = "base_link", body_to_left_xyz=(0.0, 0.0, 0.0),
+                     compress: str | None = None, jpeg_quality: int = 95,
                      progress: bool = True, total: int | None = None) -> int:
     """Write a stereo bag to the new folder ``out_dir``; returns the number of frames written.
 
@@ -117,6 +128,7 @@ def write_stereo_bag(out_dir, frames: Iterable, calibration: StereoCalibration |
     CameraInfo R is the calibration's rectifying rotation (R_rect_xx for KITTI), P its
     projection matrix as given. /tf_static places the left optical frame at ``body_to_left_xyz``
     (metres) in ``body_frame`` and the right one ``baseline`` to its right.
+    compress: None (raw images) or "png" / "jpeg" (``<ns>/image_rect/compressed``, JPEG at ``jpeg_quality``).
     storage: "sqlite3" or "mcap". ``total`` sizes the progress bar. On error the partly
     written folder is removed.
     """
@@ -125,14 +137,25 @@ def write_stereo_bag(out_dir, frames: Iterable, calibration: StereoCalibration |
         raise InputError(f"unknown bag storage {storage!r}; choose sqlite3 or mcap")
     if encoding not in ENCODINGS:
         raise InputError(f"unknown image encoding {encoding!r}; choose rgb8 or mono8")
+    if compress is not None and compress not in CODECS:
+        raise InputError(f"unknown image compression {compress!r}; choose {' or '.join(CODECS)}")
+    if not 0 <= jpeg_quality <= 100:
+        raise InputError(f"JPEG quality must be 0..100, got {jpeg_quality}")
     if out_dir.exists():
         raise InputError(f"output bag {out_dir} already exists")
-    topics = {"left_image": f"{left_topic_ns}/image_rect", "left_info": f"{left_topic_ns}/camera_info",
-              "right_image": f"{right_topic_ns}/image_rect", "right_info": f"{right_topic_ns}/camera_info"}
+    image_suffix, image_type = ("image_rect", IMAGE) if compress is None else ("image_rect/compressed",
+                                                                               COMPRESSED_IMAGE)
+    topics = {"left_image": f"{left_topic_ns}/{image_suffix}", "left_info": f"{left_topic_ns}/camera_info",
+              "right_image": f"{right_topic_ns}/{image_suffix}", "right_info": f"{right_topic_ns}/camera_info"}
+
+    def image_message(image, frame_id, stamp_ns):
+        if compress is None:
+            return _image(image, encoding, stamp_ns, frame_id)
+        return _compressed_image(image, compress, jpeg_quality, stamp_ns, frame_id)
     count = 0
     try:
         with Writer(out_dir, version=BAG_VERSION, storage_plugin=STORAGES[storage]) as writer:
-            conns = {key: writer.add_connection(topic, IMAGE if key.endswith("image") else CAMERA_INFO,
+            conns = {key: writer.add_connection(topic, image_type if key.endswith("image") else CAMERA_INFO,
                                                 typestore=TYPESTORE, offered_qos_profiles=[SENSOR_QOS])
                      for key, topic in topics.items()}
             tf_conn = writer.add_connection("/tf_static", TF_MESSAGE, typestore=TYPESTORE,
@@ -155,10 +178,10 @@ def write_stereo_bag(out_dir, frames: Iterable, calibration: StereoCalibration |
                         _transform(stamp_ns, left_frame, right_frame, (calib.baseline_m, 0, 0), (0, 0, 0, 1))])
                     write(tf_conn, stamp_ns, tf, TF_MESSAGE)
                 shape = left.shape[:2]
-                write(conns["left_image"], stamp_ns, _image(left, encoding, stamp_ns, left_frame), IMAGE)
+                write(conns["left_image"], stamp_ns, image_message(left, left_frame, stamp_ns), image_type)
                 write(conns["left_info"], stamp_ns,
                       _camera_info(calib.P_left, calib.R_left, shape, stamp_ns, left_frame), CAMERA_INFO)
-                write(conns["right_image"], stamp_ns, _image(right, encoding, stamp_ns, right_frame), IMAGE)
+                write(conns["right_image"], stamp_ns, image_message(right, right_frame, stamp_ns), image_type)
                 write(conns["right_info"], stamp_ns,
                       _camera_info(calib.P_right, calib.R_right, shape, stamp_ns, right_frame), CAMERA_INFO)
                 count += 1

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from ..cli.common import one_line_errors
+from ..core.errors import one_line_errors
 from ..core.confidence import CONFIDENCE, MEASURES
 from ..core.errors import InputError
 from ..core.estimator import load_estimator

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..cli.common import one_line_errors
+from ..core.errors import one_line_errors
 from ..core.colorize import colorize, colorize_depth, depth_range, depth_scale_bar
 from ..core.datasets.base import read_rgb
 from ..core.datasets.middlebury import MiddleburyMotorcycle
@@ -26,6 +26,7 @@ from ..core.errors import InputError
 from ..core.ply import read_ply
 from ..core.point_render import render_points
 from ..core.sparsification import Curve, Point
+from ..core.stereo_products import uncorrected_disparity
 
 PROG = "psmnet-figures"
 PANEL_SCALE = 0.5
@@ -60,10 +61,10 @@ def motorcycle_figure(results_dir: str | Path) -> np.ndarray:
     if missing:
         raise InputError(f"{results_dir} lacks {', '.join(missing)}: run psmnet-demo (bash scripts/main.sh) first")
     dataset = MiddleburyMotorcycle()
-    truth, calib = dataset[0]["disparity"], dataset.calibration
+    truth, calibration = dataset[0]["disparity"], dataset.calibration
     left = read_rgb(paths["left"])
     # The files hold d' = x_left - x_right + doffs (stereo_products); ground truth and titles x_left - x_right.
-    disparity, sgbm = (np.load(paths[key]) - np.float32(calib.doffs) for key in ("disparity", "sgbm"))
+    disparity, sgbm = (uncorrected_disparity(np.load(paths[key]), calibration) for key in ("disparity", "sgbm"))
     depth = np.load(paths["depth"])
     lo, hi = float(np.nanmin(truth)), float(np.nanmax(truth))
     near, far = depth_range(depth)
@@ -78,8 +79,8 @@ def motorcycle_figure(results_dir: str | Path) -> np.ndarray:
     panels.append(_titled(np.concatenate([depth_panel, depth_scale_bar(near, far, depth_panel.shape[1])]),
                           "PSMNet depth (metres)"))
     points, colors = read_ply(paths["cloud"])
-    width, height = calib.size
-    camera = calib.camera_matrix * PANEL_SCALE
+    width, height = calibration.size
+    camera = calibration.camera_matrix * PANEL_SCALE
     camera[2, 2] = 1.0
     size = (round(width * PANEL_SCALE), panels[-1].shape[0] - TITLE_PX)
     panels.append(_titled(render_points(points, colors, camera, size, **VIEW), "coloured point cloud, from 20 deg left and 15 deg up"))

@@ -1,5 +1,7 @@
 """Stereo datasets with ground truth (KITTI 2015/2012, SceneFlow, Middlebury) and image folders.
 
+By name: :mod:`psmnet_ros.core.dataset_registry`.
+
 Each dataset is indexable like a torch Dataset; a sample is a dict with
 ``left``/``right`` HxWx3 uint8 RGB, ``disparity`` HxW float32 pixels (NaN
 unknown, None without ground truth), ``noc`` (non-occluded map or None) and
@@ -7,7 +9,6 @@ unknown, None without ground truth), ``noc`` (non-occluded map or None) and
 """
 from __future__ import annotations
 
-from ..errors import InputError
 from .base import FileStereoDataset, FramePaths, StereoDataset, read_rgb
 from .folder import StereoFolder
 from .kitti import Kitti2012, Kitti2015
@@ -16,21 +17,5 @@ from .sceneflow import SceneFlow
 from .splits import read_split_file
 from .transforms import random_crop
 
-DATASETS = ("kitti2015", "kitti2012", "sceneflow", "middlebury")
-
-
-def open_dataset(name: str, root=None, split: str = "val") -> StereoDataset:
-    """A dataset with ground truth by name (one of DATASETS); middlebury needs no root."""
-    if name == "middlebury":
-        return MiddleburyMotorcycle(split)
-    classes = {"kitti2015": Kitti2015, "kitti2012": Kitti2012, "sceneflow": SceneFlow}
-    if name not in classes:
-        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    if root is None:
-        raise InputError(f"dataset {name} needs a root folder")
-    return classes[name](root, split)
-
-
-__all__ = ["DATASETS", "FileStereoDataset", "FramePaths", "Kitti2012", "Kitti2015", "MiddleburyMotorcycle",
-           "SceneFlow", "StereoDataset", "StereoFolder", "motorcycle_calibration", "open_dataset",
-           "random_crop", "read_rgb", "read_split_file"]
+__all__ = ["FileStereoDataset", "FramePaths", "Kitti2012", "Kitti2015", "MiddleburyMotorcycle",
+           "SceneFlow", "StereoDataset", "StereoFolder", "motorcycle_calibration", "random_crop", "read_rgb", "read_split_file"]

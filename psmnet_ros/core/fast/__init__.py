@@ -6,7 +6,6 @@
 - :mod:`.precision`: fp32 / tf32 / fp16 / bf16 / auto policy and the CUDA TF32 switches.
 - :mod:`.model`: :class:`FastPSMNet` (device-side input handling) and :class:`FastConfig`.
 - :mod:`.cuda_graph`: one CUDA graph per input shape; :mod:`.engine`: pinned host buffers.
-- :mod:`.official_style`: the official per-frame host cost volume, a benchmark baseline.
 
 ROS-free like the rest of :mod:`psmnet_ros.core`.
 """

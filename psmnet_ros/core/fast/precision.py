@@ -36,13 +36,25 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "fp32"
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN has bfloat16 kernels for this CPU (x86: AVX-512 BW/VL/DQ or newer; ARM: BF16).
+def native_bf16(capabilities: dict) -> bool | None:
+    """Whether a CPU with ``capabilities`` (``torch.cpu.get_capabilities()``) computes bfloat16 natively: on
+    x86, AVX512_BF16 or AMX-BF16 (an AVX-512 CPU without them only converts, and PSMNet's 3-D convolutions
+    then run far slower than in fp32); None for other architectures (not decided by these flags)."""
+    if capabilities.get("architecture") not in ("x86_64", "x86", "i386", "i686", "AMD64"):
+        return None
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
 
-    Without them PyTorch runs bfloat16 convolutions in its reference code: a 3-D convolution of PSMNet's
-    cost volume (1x32x12x64x64, 3x3x3) took 8.9 s in bf16 against 0.03 s in fp32 on a 2-core AVX2 EPYC.
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has native bfloat16 kernels: x86 by :func:`native_bf16`, ARM by oneDNN (BF16).
+
+    Without them PyTorch runs bfloat16 convolutions in its reference code or through conversions: a 3-D
+    convolution of PSMNet's cost volume (1x32x12x64x64, 3x3x3) took 8.9 s in bf16 against 0.03 s in fp32 on a
+    2-core AVX2 EPYC, and the whole bf16 row 8,345 ms against 1,769 ms in fp32 on an AVX-512 CPU without
+    AVX512_BF16 (issue 22).
     """
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    native = native_bf16(torch.cpu.get_capabilities())
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) if native is None else native
 
 
 @contextmanager

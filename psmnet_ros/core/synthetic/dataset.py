@@ -14,6 +14,8 @@ GENERATED_FRACTION = 0.85
 """Generated disparities stay below this fraction of a smaller network's maxdisp."""
 VALIDATION_STREAM = 0
 """Stream of the validation scenes; training epoch e draws its scenes from stream e."""
+VALIDATION_SCENES = 16
+"""Held-out scenes psmnet-train validates on and psmnet-eval's synthetic dataset holds."""
 
 
 def max_disparity_for(maxdisp: int) -> float:

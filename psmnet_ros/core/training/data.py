@@ -12,15 +12,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..dataset_registry import dataset_entry
 from ..datasets import random_crop
 from ..errors import InputError
 from ..preprocess import MIN_PADDED, MULTIPLE
 from ..synthetic import GENERATOR_VERSION, SyntheticStereo, draw_scene, max_disparity_for, render, scene_rng
 from .recipe import Recipe
-
-GENERATED = "synthetic"
-"""The recipe whose scenes are generated rather than read."""
-
 
 def check_crop(height: int, width: int) -> None:
     """Crops must need no padding (multiples of 16) and feed the SPP (>= 256 px); InputError else."""
@@ -142,9 +139,9 @@ class GeneratedScenes:
 
 
 def training_source(recipe: Recipe, maxdisp: int, samples=None, workers: int = 0) -> DatasetCrops | GeneratedScenes:
-    """The data ``recipe`` trains a network of ``maxdisp`` on: generated scenes for the synthetic
-    recipe, else crops of ``samples`` loaded by ``workers`` processes."""
-    if recipe.dataset == GENERATED:
+    """The data ``recipe`` trains a network of ``maxdisp`` on: generated scenes for a generated
+    dataset (synthetic), else crops of ``samples`` loaded by ``workers`` processes."""
+    if dataset_entry(recipe.dataset).generated:
         return GeneratedScenes(recipe.seed, recipe.scenes_per_epoch, recipe.crop, recipe.batch_size,
                                max_disparity_for(maxdisp))
     return DatasetCrops(samples, recipe.crop, recipe.seed, recipe.batch_size, workers)

@@ -13,13 +13,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import Checkpoint, apply_weights, load_checkpoint, save_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ..colorize import colorize
 from ..errors import CheckpointError
-from ..estimator import StereoEstimator, resolve_device
+from ..device import resolve_device
+from ..estimator import StereoEstimator
 from ..evaluation import evaluate
+from ..model_loading import model_from_checkpoint
 from ..preprocess import normalize_batch
-from ..psmnet import build_model
 from .data import DatasetCrops, GeneratedScenes
 from .loss import loss_sum, valid_mask
 from .recipe import ADAM_BETAS, Recipe, recipe_for, set_learning_rate
@@ -213,8 +214,7 @@ def load_run(path: str, dataset: str, overrides: dict | None = None) -> tuple[to
     if stored.get("dataset") != dataset:
         raise CheckpointError(f"{path} continues a {stored.get('dataset')} run, not {dataset}: start a new run "
                               f"from its weights with --init")
-    model = build_model(**ckpt.settings)
-    apply_weights(model, ckpt)
+    model, _ = model_from_checkpoint(ckpt)
     return model, recipe_for(dataset, base=stored, **(overrides or {})), ckpt
 
 

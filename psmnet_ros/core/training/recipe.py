@@ -6,6 +6,8 @@ model, lr 1e-3 for epochs 1..200 and 1e-4 after (``epoch <= 200`` keeps 1e-3).
 Both: batch 12, random 256 x 512 crops, Adam betas (0.9, 0.999). Epochs count from 1.
 Synthetic (the project's own, for training without a download): generated 256 x 512 scenes
 (:mod:`psmnet_ros.core.synthetic`), 800 a epoch, batch 8, lr 1e-3 for 80 epochs, then 1e-4.
+Middlebury (the one Motorcycle pair, an over-fitting check): the KITTI fine-tuning recipe, best by EPE.
+Every dataset of :data:`~psmnet_ros.core.dataset_registry.DATASETS` has a recipe.
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ RECIPES = {
     "kitti2015": Recipe("kitti2015", epochs=300, lr_drop_epoch=200, best_metric="d1"),
     "kitti2012": Recipe("kitti2012", epochs=300, lr_drop_epoch=200, best_metric="d1"),
     "synthetic": Recipe("synthetic", epochs=100, lr_drop_epoch=80, batch_size=8),
+    "middlebury": Recipe("middlebury", epochs=300, lr_drop_epoch=200),
 }
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import os
 
-from ..checkpoint import apply_weights, load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import CheckpointError
-from ..psmnet import build_model
+from ..model_loading import model_from_checkpoint
 from .run_state import RUN_STATE_KEYS
 
 RECORD_KEYS = ("recipe", *RUN_STATE_KEYS, "generator_version", "train_loss", "metrics")
@@ -19,8 +19,7 @@ def release_weights(run_checkpoint: str | os.PathLike, destination: str | os.Pat
     ckpt = load_checkpoint(run_checkpoint)
     if not ckpt.settings or "recipe" not in ckpt.extra:
         raise CheckpointError(f"{run_checkpoint} is not a psmnet-train checkpoint: nothing to release")
-    model = build_model(**ckpt.settings)
-    apply_weights(model, ckpt)
+    model, _ = model_from_checkpoint(ckpt)
     record = {k: ckpt.extra[k] for k in RECORD_KEYS if k in ckpt.extra}
     save_checkpoint(destination, model.half(), weights_dtype="float16", **record)
     return record

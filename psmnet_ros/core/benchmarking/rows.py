@@ -19,11 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import apply_weights, load_checkpoint
 from ..estimator import StereoEstimator
 from ..evaluation import evaluate
-from ..psmnet import build_model
-from .model import FastConfig
+from ..fast.model import FastConfig
+from ..model_loading import model_from_checkpoint
 from .official_style import official_style_copy
 
 
@@ -70,11 +69,11 @@ def build_estimator(row: BenchRow, model: nn.Module, device: torch.device) -> St
     return StereoEstimator(plain, device, row.precision, fast=row.fast or False)
 
 
-def reference_model(reference_dir: Path, cases: dict, model_variant: str) -> nn.Module:
-    """The plain model with the reference checkpoint of ``model_variant`` (CPU)."""
+def reference_model(reference_dir: Path, cases: dict, variant: str) -> nn.Module:
+    """The plain model with the reference checkpoint of ``variant`` (CPU)."""
     meta = cases["meta"]
-    model = build_model(model_variant, meta["maxdisp"], meta["align_corners"])
-    apply_weights(model, load_checkpoint(Path(reference_dir) / meta["checkpoints"][model_variant]))
+    model, _ = model_from_checkpoint(Path(reference_dir) / meta["checkpoints"][variant], variant=variant,
+                                     maxdisp=meta["maxdisp"], align_corners=meta["align_corners"])
     return model.eval()
 
 

@@ -1,4 +1,4 @@
-"""KITTI raw drives and stereo benchmark folders -> ROS 2 stereo bags.
+"""KITTI raw drives and stereo benchmark folders -> ROS 2 stereo bags (the library behind psmnet-kitti2bag).
 
 Sources:
 
@@ -135,11 +135,11 @@ def _raw_source(src: Path, kind: str) -> KittiStereoSource:
     stamps = read_timestamps(src / left_name / "timestamps.txt")
     if len(stamps) != len(left):
         raise InputError(f"{src / left_name / 'timestamps.txt'} has {len(stamps)} stamps for {len(left)} images")
-    calib = src.parent / "calib_cam_to_cam.txt"
-    if not calib.is_file():
-        raise InputError(f"calibration file {calib} is missing (it sits beside the drive folder)")
-    kitti_stereo_calibration(calib, cameras)   # fail before writing anything
-    return KittiStereoSource("raw", left, right, stamps, [calib] * len(left), cameras,
+    calibration_file = src.parent / "calib_cam_to_cam.txt"
+    if not calibration_file.is_file():
+        raise InputError(f"calibration file {calibration_file} is missing (it sits beside the drive folder)")
+    kitti_stereo_calibration(calibration_file, cameras)   # fail before writing anything
+    return KittiStereoSource("raw", left, right, stamps, [calibration_file] * len(left), cameras,
                              "rgb8" if kind == "color" else "mono8")
 
 
@@ -187,12 +187,15 @@ KITTI_CAMERA_HEIGHT_M = 1.65
 
 
 def kitti_to_bag(src, out, *, storage: str = "sqlite3", cameras: str = "color", start: int = 0,
-                 count: int | None = None, progress: bool = True) -> int:
-    """Convert a KITTI source folder to the new bag folder ``out``; returns the frames written."""
+                 count: int | None = None, compress: str | None = None, progress: bool = True) -> int:
+    """Convert a KITTI source folder to the new bag folder ``out``; returns the frames written.
+
+    compress: None (sensor_msgs/Image) or "png" / "jpeg" (sensor_msgs/CompressedImage on ``.../compressed``).
+    """
     out = Path(out)
     if out.exists():
         raise InputError(f"output bag {out} already exists")
     source = open_kitti_source(src, cameras).select(start, count)
     return write_stereo_bag(out, source.frames(), None, storage=storage, encoding=source.encoding,
-                            body_to_left_xyz=(0.0, 0.0, KITTI_CAMERA_HEIGHT_M), progress=progress,
+                            compress=compress, body_to_left_xyz=(0.0, 0.0, KITTI_CAMERA_HEIGHT_M), progress=progress,
                             total=len(source), **topic_names(cameras))

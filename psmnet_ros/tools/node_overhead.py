@@ -1,0 +1,159 @@
+"""The node's per-frame CPU work around the network, timed with the node's own calls and real rclpy publishing
+(psmnet-bench --node-overhead), and the Motorcycle pair at a given size it is timed on."""
+from __future__ import annotations
+
+import select
+import statistics
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+
+from ..core.calibration import StereoCalibration
+from ..core.errors import InputError
+from ..core.stereo_products import stereo_products
+
+KITTI_SIZE = (1242, 375)
+"""Width and height (pixels) of the node-overhead measurement."""
+
+
+def motorcycle_pair(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Middlebury Motorcycle pair (RGB uint8) resized to ``width`` x ``height`` pixels."""
+    from ..core.datasets.middlebury import MiddleburyMotorcycle
+
+    frame = MiddleburyMotorcycle().load(0)
+    return tuple(cv2.resize(frame[side], (width, height), interpolation=cv2.INTER_AREA) for side in ("left", "right"))
+
+
+_LISTENER = """
+import json, sys, threading
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from psmnet_ros.ros.outputs import OUTPUTS
+context = Context()
+rclpy.init(context=context)
+node = Node("psmnet_bench_listener", context=context)
+received = {}
+
+def count(name):
+    received[name] += 1
+    if received[name] == 1 and min(received.values()) == 1:
+        print("complete", flush=True)
+
+for output in OUTPUTS:
+    received[output.topic] = 0
+    node.create_subscription(output.msg_type, "bench_subscribed/" + output.topic,
+                             lambda msg, n=output.topic: count(n), 1)
+executor = SingleThreadedExecutor(context=context)
+executor.add_node(node)
+spinner = threading.Thread(target=executor.spin)
+spinner.start()
+sys.stdin.read()
+executor.shutdown()
+spinner.join()
+node.destroy_node()
+context.try_shutdown()
+print(json.dumps(received), flush=True)
+"""
+"""A subscriber process on the node's output topics (:data:`~psmnet_ros.ros.outputs.OUTPUTS`): prints
+"complete" once each has delivered a message, and its message counts (JSON) when stdin closes."""
+
+
+def node_overhead(repeats: int) -> list[tuple[str, float]]:
+    """Median milliseconds of each per-frame CPU step of the node at KITTI size, rclpy publishing included.
+
+    The steps are the node's own calls: :func:`~psmnet_ros.ros.conversions.image_to_rgb` on rgb8 Image
+    messages of the Motorcycle pair resized to KITTI size, and :func:`~psmnet_ros.ros.outputs.frame_messages`
+    (stereo products, then every output's message) on a synthetic disparity and confidence ramp with a
+    KITTI-like camera; stereo_products alone is timed too, as a part of it. Publishing is timed twice: on topics nobody
+    subscribes to, and on topics a subscriber in another process receives (ROS domain and discovery
+    range from the environment).
+    """
+    import rclpy  # here, not at the top: psmnet-bench runs without ROS unless asked for this table
+    from rclpy.context import Context
+    from rclpy.node import Node
+    from std_msgs.msg import Header
+
+    from ..ros.conversions import image_to_rgb, rgb_image_msg
+    from ..ros.outputs import OUTPUTS, frame_messages
+
+    width, height = KITTI_SIZE
+    maxdisp = 192
+    camera = StereoCalibration.from_pinhole(721.5377, 0.5327, (width - 1) / 2, (height - 1) / 2, (width, height))
+    left, right = motorcycle_pair(width, height)
+    disparity = np.broadcast_to(np.linspace(2.0, 120.0, height, dtype=np.float32)[:, None], (height, width)).copy()
+    confidence = np.broadcast_to(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, width)).copy()
+    count = len(OUTPUTS)
+    header = Header(frame_id="camera")
+    images = [rgb_image_msg(left, header), rgb_image_msg(right, header)]
+    steps: dict[str, list[float]] = {}
+
+    def timed(step, fn, *fn_args):
+        start = time.perf_counter()
+        result = fn(*fn_args)
+        steps.setdefault(step, []).append((time.perf_counter() - start) * 1000.0)
+        return result
+
+    listener = subprocess.Popen([sys.executable, "-c", _LISTENER], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    context = Context()
+    rclpy.init(context=context)
+    node = Node("psmnet_bench", context=context)
+    try:
+        quiet = {o.topic: node.create_publisher(o.msg_type, f"bench_unsubscribed/{o.topic}", 1) for o in OUTPUTS}
+        heard = {o.topic: node.create_publisher(o.msg_type, f"bench_subscribed/{o.topic}", 1) for o in OUTPUTS}
+        deadline = time.monotonic() + 30.0
+        while any(p.get_subscription_count() < 1 for p in heard.values()):
+            if time.monotonic() > deadline or listener.poll() is not None:
+                raise InputError("node overhead: the subscriber process was not discovered within 30 s")
+            time.sleep(0.05)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            rgb = timed("Image -> RGB array (left + right)", lambda: [image_to_rgb(m) for m in images])[0]
+            messages, _ = timed(f"frame messages (products + {count} messages)", frame_messages, disparity, rgb,
+                                camera, header, float(maxdisp - 1), set(heard), 0.0, 0.0, confidence)
+            timed(f"publish {count} messages, subscribed",
+                  lambda: [heard[n].publish(m) for n, m in messages.items()])
+            steps.setdefault("total, subscribed", []).append((time.perf_counter() - start) * 1000.0)
+            timed(f"publish {count} messages, no subscriber",
+                  lambda: [quiet[n].publish(m) for n, m in messages.items()])
+            timed("  of which stereo products (depth, points)", stereo_products, disparity, camera)
+        delivered = _wait_for_line(listener, "complete", timeout_s=30.0, keep_publishing=lambda: [
+            heard[n].publish(m) for n, m in messages.items()])
+    finally:
+        node.destroy_node()
+        context.try_shutdown()
+        try:
+            counts, _ = listener.communicate("", timeout=30)
+        except subprocess.TimeoutExpired:
+            listener.kill()
+            counts, _ = listener.communicate()
+    if not delivered:
+        raise InputError(f"node overhead: the subscriber process did not receive every topic within 30 s "
+                         f"(counts {counts.strip() or 'unknown'})")
+    return [(step, statistics.median(values)) for step, values in steps.items()]
+
+
+def _wait_for_line(process, line: str, timeout_s: float, keep_publishing) -> bool:
+    """Whether ``process`` prints ``line`` within the timeout; ``keep_publishing()`` runs every second meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            text = process.stdout.readline()
+            if text.strip() == line:
+                return True
+            if not text:
+                return False
+        else:
+            keep_publishing()
+    return False
+
+
+def format_overhead(medians: list[tuple[str, float]]) -> str:
+    lines = [f"| node step, {KITTI_SIZE[0]}x{KITTI_SIZE[1]} | median ms |", "|---|---|"]
+    return "\n".join(lines + [f"| {step} | {ms:.2f} |" for step, ms in medians])

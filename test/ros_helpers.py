@@ -33,8 +33,8 @@ Stable API (other test files import it; do not change signatures):
   frame_id="camera") -> (left_image, left_info, right_image, right_info)``:
   the four messages a stereo node subscribes to, rgb8 images, same stamp.
 - ``KittiLikeStereo``: numbers of a KITTI-like rig (fx, baseline_m) for tests.
-- ``NodeProcess(log_path, domain_id, *ros_args)``: psmnet_node in a subprocess, started as
-  stereo.launch.py starts it; waits for its log lines and signal handlers, stops it with
+- ``NodeProcess(log_path, domain_id, *ros_args, module=...)``: psmnet_node (or another node module, e.g.
+  psmnet_ros.ros.lifecycle_node) in a subprocess, started as stereo.launch.py starts it; waits for its log lines and signal handlers, stops it with
   signals and reports exit status and time. A context manager: leaving it stops the node.
 """
 from __future__ import annotations
@@ -201,7 +201,8 @@ class NodeProcess:
     as the launch file starts it, with ``env_extra`` added to its environment; stdout and stderr go to
     ``log_path``."""
 
-    def __init__(self, log_path: Path, domain_id: int, *ros_args: str, env_extra: dict | None = None):
+    def __init__(self, log_path: Path, domain_id: int, *ros_args: str, env_extra: dict | None = None,
+                 module: str = "psmnet_ros.ros.node"):
         self.log_path = Path(log_path)
         self._log = open(log_path, "w")
         env = {**ros_env(domain_id), **(env_extra or {})}
@@ -209,7 +210,7 @@ class NodeProcess:
         env["PYTHONUNBUFFERED"] = "1"
         env["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args", "--params-file", "config/psmnet.yaml",
+            [sys.executable, "-m", module, "--ros-args", "--params-file", "config/psmnet.yaml",
              *ros_args], cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def __enter__(self) -> "NodeProcess":

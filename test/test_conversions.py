@@ -11,7 +11,7 @@ from stereo_msgs.msg import DisparityImage
 
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError
-from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, disparity_msg,
+from psmnet_ros.ros.conversions import (SUPPORTED_ENCODINGS, camera_info_msgs, disparity_msg,
                                         float_image_msg, image_to_rgb, pointcloud2_msg,
                                         rgb_image_msg, stereo_camera)
 from ros_helpers import (camera_info_msg, image_msg, make_header, reserve_domain_id, ros_context, spin_until,
@@ -337,3 +337,18 @@ def test_decoders_read_hand_built_messages():
     assert rgb[0, 0].tolist() == [0x10, 0x20, 0x30] and rgb[0, 1].tolist() == [0xFF, 0x00, 0x01]
     with pytest.raises(InputError, match="32FC1"):
         float_image_to_array(Image(height=1, width=1, encoding="rgb8", step=3, data=b"abc"))
+
+
+def test_camera_info_msgs_hold_the_rectified_pair_and_come_back_as_the_same_model():
+    """A rig with fx = fy = 100 px, B = 0.1 m, cx 131.5 / 127.5 (left / right), cy 120.25, 256x240 px: by the
+    CameraInfo definition K = [fx 0 cx; 0 fy cy; 0 0 1], P_right[0,3] = -fx * B = -10 px, R the identity."""
+    calibration = StereoCalibration.from_pinhole(100.0, 0.1, 131.5, 120.25, (256, 240), doffs=-4.0)
+    left, right = camera_info_msgs(calibration, make_header(1, "left"))
+    assert (left.width, left.height, right.width, right.height) == (256, 240, 256, 240)
+    assert list(left.k) == [100.0, 0.0, 131.5, 0.0, 100.0, 120.25, 0.0, 0.0, 1.0]
+    assert list(right.k) == [100.0, 0.0, 127.5, 0.0, 100.0, 120.25, 0.0, 0.0, 1.0]
+    assert right.p[3] == pytest.approx(-10.0) and left.p[3] == 0.0
+    assert list(left.r) == list(right.r) == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    assert left.distortion_model == "plumb_bob" and list(left.d) == [0.0] * 5
+    back = stereo_camera(left, right)
+    assert back.size == (256, 240) and back.baseline_m == pytest.approx(0.1) and back.doffs == pytest.approx(-4.0)

@@ -362,7 +362,6 @@ def test_bad_input_is_logged_dropped_and_serving_goes_on(ros, nodes, pair):
     client, node_a = ros["a"], nodes["a"]
     left, right = pair
     base = T0_NS + 10_000_000_000
-    before = set(client.stamps("disparity"))
     h, w = left.shape[:2]
 
     def header(i):
@@ -411,7 +410,8 @@ def test_bad_input_is_logged_dropped_and_serving_goes_on(ros, nodes, pair):
     good = base + 1_000_000_000
     client.send(stereo_set(left, right, good))
     client.wait_for("disparity", good)
-    assert set(client.stamps("disparity")) - before == {good}
+    # Of this test's sets only the good one came out (another test's last output may still be arriving).
+    assert {s for s in client.stamps("disparity") if base <= s <= good} == {good}
 
     log = node_a.log()
     for i, (_, reason) in enumerate(cases):

@@ -54,7 +54,7 @@ def test_stop_mid_inference_with_a_full_queue_does_not_wait_for_the_forward_pass
     left = rng.integers(0, 256, (496, 496, 3), dtype=np.uint8)
     right = np.roll(left, -5, axis=1)
     with NodeProcess(tmp_path / "node.log", DOMAIN_ID, "-p", "device:=cpu", "-p", "qos:=reliable",
-                     "-p", "diagnostics_period:=0.2") as node, ros_context(DOMAIN_ID) as context:
+                     "-p", "lazy:=false", "-p", "diagnostics_period:=0.2") as node, ros_context(DOMAIN_ID) as context:
         client = Node("shutdown_test_client", context=context)
         reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         publishers = [client.create_publisher(msg_type, topic, reliable) for topic, msg_type in INPUTS]

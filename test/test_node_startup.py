@@ -204,7 +204,9 @@ def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_i
         assert "device 'cuda' requested but no GPU is available: running on the cpu" in output
         assert "precision 'fp16' is not usable on the cpu" in output and "on cpu (fp32)" in output
     assert "qos=auto" in output
-    assert "/left/image_rect now best effort (a publisher offers best effort" in output  # qos auto switched
+    # qos auto: best effort from the start (the publishers were there when the node subscribed) or after a switch
+    assert "input QoS (qos=auto): best effort on /left/image_rect" in output or \
+        "/left/image_rect now best effort (a publisher offers best effort" in output, output
     assert "weights 'random'" in output
     assert "RANDOM UNTRAINED weights" in output and "MEANINGLESS" in output
     assert "weights: random (untrained)" in output

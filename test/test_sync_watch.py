@@ -64,3 +64,14 @@ def test_flowing_sets_and_silence_never_warn():
         watch.matched(t)
         assert watch.check(t) is None
     assert watch.check(30.0) is None  # inputs stopped: idle, not a sync problem
+
+
+def test_offsets_hold_while_the_newest_set_is_still_arriving():
+    """Checked between the newest left image and its partners: the offsets still come from complete sets,
+    and 50 ms at 10 Hz (as near the previous frame as the next) reads as +50 ms."""
+    watch = SyncWatch(NAMES, approximate=False, tolerance_s=0.0)
+    _feed(watch, 0.0, 4.0, offsets_ms=(0, 50, 0, 0))
+    watch.arrived(0, round(4.0 * 1e9), 4.0)  # the next left image, alone so far
+    level, text = watch.check(4.05)
+    assert "/left/camera_info +50.0 ms, /right/image_rect +0.0 ms, /right/camera_info +0.0 ms" in text
+    assert "e.g. 0.1)" in text

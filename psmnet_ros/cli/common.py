@@ -1,10 +1,9 @@
-"""Shared command-line plumbing: estimator options; errors as one readable line (core.errors)."""
+"""Shared command-line plumbing: the estimator options and the estimator they describe."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..core.errors import one_line_errors  # noqa: F401  (the commands import it from here)
 from ..core.estimator import MAX_INPUT_SCALE, PRECISIONS, StereoEstimator, load_estimator
 from ..core.psmnet import VARIANTS
 from ..core.weights import CATALOG, DEFAULT, RANDOM

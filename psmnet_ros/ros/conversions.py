@@ -205,3 +205,17 @@ def stereo_camera(left_info: CameraInfo, right_info: CameraInfo) -> StereoCalibr
                          f"vs {right_size[0]}x{right_size[1]}")
     return StereoCalibration(P_left=left_info.p, P_right=right_info.p, R_left=left_info.r, R_right=right_info.r,
                              size=left_size)
+
+
+def camera_info_msgs(calibration: StereoCalibration, header, right_header=None) -> tuple[CameraInfo, CameraInfo]:
+    """Left and right CameraInfo of a rectified pair (the inverse of :func:`stereo_camera`): P and R as the
+    model holds them, K the left 3x3 block of P, no distortion (``plumb_bob``, zeros: the images are rectified).
+    ``right_header`` defaults to ``header``."""
+    width, height = calibration.size
+    infos = []
+    for p, r, head in ((calibration.P_left, calibration.R_left, header),
+                       (calibration.P_right, calibration.R_right, right_header or header)):
+        infos.append(CameraInfo(header=head, width=width, height=height, distortion_model="plumb_bob",
+                                d=[0.0] * 5, k=[float(v) for v in p[:, :3].ravel()],
+                                r=[float(v) for v in r.ravel()], p=[float(v) for v in p.ravel()]))
+    return infos[0], infos[1]

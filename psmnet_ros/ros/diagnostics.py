@@ -106,13 +106,16 @@ class InferenceStats:
 
 
 def diagnostic_array(report: Report, stamp, name: str, hardware_id: str,
-                     extra: dict[str, str]) -> DiagnosticArray:
+                     extra: dict[str, str], idle: str | None = None) -> DiagnosticArray:
     """One DiagnosticStatus called ``name``: WARN while frames are being dropped, else OK.
 
     stamp: builtin_interfaces/Time of the report; hardware_id: the torch device;
-    extra: further key/value pairs (checkpoint, precision...).
+    extra: further key/value pairs (checkpoint, precision...); idle: the message while the node is idle
+    (lazy, nobody subscribed), level OK.
     """
-    if report.dropped_in_period:
+    if idle is not None and not report.dropped_in_period:
+        level, message = DiagnosticStatus.OK, idle
+    elif report.dropped_in_period:
         level = DiagnosticStatus.WARN
         message = f"dropped {report.dropped_in_period} frame(s) in the last {report.period_s:.1f} s"
     elif report.input_rate_hz == 0.0:

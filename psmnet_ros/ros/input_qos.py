@@ -54,6 +54,7 @@ class InputSubscriptions:
         self._inputs = list(inputs)
         self._subscriptions = {}
         self._reliability = {}
+        self._timer = None
         if mode == AUTO:
             chosen = {}
             for topic, _, _ in self._inputs:
@@ -61,7 +62,8 @@ class InputSubscriptions:
                 chosen[topic] = ReliabilityPolicy.RELIABLE if offered is None else offered
                 self._subscribe(topic, chosen[topic])
             self._log_auto_start(chosen)
-            node.create_timer(RECHECK_PERIOD_S, self._recheck, clock=Clock(clock_type=ClockType.STEADY_TIME))
+            self._timer = node.create_timer(RECHECK_PERIOD_S, self._recheck,
+                                            clock=Clock(clock_type=ClockType.STEADY_TIME))
         else:
             reliability = ReliabilityPolicy.RELIABLE if mode == RELIABLE else ReliabilityPolicy.BEST_EFFORT
             for topic, _, _ in self._inputs:
@@ -69,6 +71,15 @@ class InputSubscriptions:
             why = ("best-effort publishers do not match" if mode == RELIABLE else
                    "large images a reliable writer sends once can be lost: see docs/qos.md")
             node.get_logger().info(f"input QoS: {_NAMES[reliability]} on every input (qos={mode}; {why})")
+
+    def destroy(self) -> None:
+        """Destroy the subscriptions and the re-check timer."""
+        if self._timer is not None:
+            self._node.destroy_timer(self._timer)
+            self._timer = None
+        for subscription in self._subscriptions.values():
+            self._node.destroy_subscription(subscription)
+        self._subscriptions = {}
 
     def reliability(self, topic: str) -> ReliabilityPolicy:
         """The reliability of the subscription on ``topic`` (as given in ``inputs``) now."""

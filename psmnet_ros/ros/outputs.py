@@ -14,7 +14,7 @@ from stereo_msgs.msg import DisparityImage
 
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.colorize import colorize
-from psmnet_ros.core.stereo_products import StereoProducts, stereo_products
+from psmnet_ros.core.stereo_products import StereoProducts, disparity_range, stereo_products
 from psmnet_ros.msg import FrameStats
 from psmnet_ros.ros.conversions import disparity_msg, float_image_msg, pointcloud2_msg, rgb_image_msg
 
@@ -95,6 +95,6 @@ def frame_messages(network_disparity: np.ndarray, left_rgb: np.ndarray, camera: 
     products: StereoProducts = stereo_products(
         network_disparity, camera, depth="depth" in needs, points="points" in needs,
         min_depth_m=min_depth_m, max_depth_m=max_depth_m, invalid=invalid)
-    low = camera.doffs
-    data = FrameData(products, left_rgb, camera, header, low, low + max_network_disparity, invalid, confidence)
+    data = FrameData(products, left_rgb, camera, header, *disparity_range(camera, max_network_disparity), invalid,
+                     confidence)
     return {o.topic: o.build(data) for o in chosen}, products

@@ -18,6 +18,7 @@ from psmnet_ros.core.stereo_products import depth_limits_problem
 from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
 from psmnet_ros.ros.input_qos import QOS_CHOICES
 
+IMAGE_TRANSPORTS = ("raw", "compressed")
 DEPRECATED = {"checkpoint": "weights"}
 """Old parameter names still accepted for a release, with the name that replaces each."""
 
@@ -90,6 +91,12 @@ PARAMETERS = (
               "sensor_data (best effort) or reliable",
               ("inputs: auto (the publishers' reliability, docs/qos.md) | sensor_data | reliable",),
               choices=QOS_CHOICES),
+    Parameter("image_transport", "raw", "input images: raw (sensor_msgs/Image on <image topic>) or compressed "
+              "(sensor_msgs/CompressedImage, PNG or JPEG, on <image topic>/compressed, as image_transport names it)",
+              ("raw | compressed (<image topic>/compressed, PNG or JPEG)",), choices=IMAGE_TRANSPORTS),
+    Parameter("lazy", True, "subscribe to the inputs only while an output has a subscriber (no inference for "
+              "nobody); false: always subscribed",
+              ("true: inputs only while an output has a subscriber; false: always",)),
     Parameter("diagnostics_period", 1.0, "period of the /diagnostics status (seconds)", ("/diagnostics period (s)",),
               limits=(0.05, 3600.0)),
 )
@@ -147,7 +154,7 @@ def params_yaml() -> str:
 
 
 def declare_parameters(node) -> NodeSettings:
-    """Declare every parameter on ``node`` and return their validated values.
+    """Declare every parameter on ``node`` (those not declared yet) and return their validated values.
 
     Raises ParameterError naming the parameter for a wrong type, an out-of-range or otherwise unusable
     value. A deprecated name (:data:`DEPRECATED`) still sets its successor, with a warning in the log.
@@ -155,12 +162,12 @@ def declare_parameters(node) -> NodeSettings:
     values = {}
     for p in PARAMETERS:
         try:
-            values[p.name] = node.declare_parameter(p.name, p.default, descriptor(p.name)).value
+            values[p.name] = _declared(node, p.name, p.default, descriptor(p.name))
         except ParameterException as exc:
             raise ParameterError(f"parameter '{p.name}': {exc}") from None
     for old, new in DEPRECATED.items():
-        value = node.declare_parameter(old, "", ParameterDescriptor(
-            name=old, description=f"deprecated: use '{new}'", read_only=True)).value
+        value = _declared(node, old, "", ParameterDescriptor(name=old, description=f"deprecated: use '{new}'",
+                                                              read_only=True))
         if value:
             if values[new] and values[new] != value:
                 raise ParameterError(f"parameter '{old}' = {value!r} (deprecated) and '{new}' = {values[new]!r} "
@@ -171,6 +178,13 @@ def declare_parameters(node) -> NodeSettings:
     settings = NodeSettings(**values)
     validate(settings)
     return settings
+
+
+def _declared(node, name: str, default, descriptor_: ParameterDescriptor):
+    """The value of parameter ``name``, declared now unless it already is (a lifecycle node configured again)."""
+    if node.has_parameter(name):
+        return node.get_parameter(name).value
+    return node.declare_parameter(name, default, descriptor_).value
 
 
 def validate(settings: NodeSettings) -> None:

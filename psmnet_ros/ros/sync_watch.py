@@ -5,12 +5,16 @@ what ``check`` returns. Times are seconds on any monotonic clock; stamps are int
 """
 from __future__ import annotations
 
+import statistics
 import threading
+from collections import deque
 
 PATIENCE_S = 3.0
 """Seconds without a complete set, while inputs arrive, before the first warning."""
 REPEAT_S = 10.0
 """Seconds between repeated warnings while the problem lasts."""
+HISTORY = 20
+"""Stamps remembered per input to measure the offsets between inputs."""
 
 
 class SyncWatch:
@@ -25,7 +29,7 @@ class SyncWatch:
         self._repeat_s = repeat_s
         self._lock = threading.Lock()
         self._last_arrival: list[float | None] = [None] * len(names)
-        self._last_stamp: list[int | None] = [None] * len(names)
+        self._stamps: list[deque[int]] = [deque(maxlen=HISTORY) for _ in names]
         self._last_match: float | None = None
         self._since: float | None = None  # start of the current watch (first arrival, or last match)
         self._warned_at: float | None = None
@@ -34,7 +38,7 @@ class SyncWatch:
         """Input ``index`` received a message stamped ``stamp_ns``."""
         with self._lock:
             self._last_arrival[index] = now_s
-            self._last_stamp[index] = stamp_ns
+            self._stamps[index].append(stamp_ns)
             if self._since is None:
                 self._since = now_s
 
@@ -69,10 +73,9 @@ class SyncWatch:
             return (f"{head}: receiving {', '.join(arriving)}; nothing on {', '.join(silent)}. "
                     "Check the remaps (ros2 topic list) and that those publishers' QoS matches the "
                     "node's input QoS (ros2 topic info -v; parameter qos)")
-        reference = self._last_stamp[0]
-        offsets = ", ".join(f"{name} {(stamp - reference) / 1e6:+.1f} ms"
-                            for name, stamp in zip(self._names[1:], self._last_stamp[1:]))
-        spread_s = (max(self._last_stamp) - min(self._last_stamp)) / 1e9
+        offsets_ms = [self._offset_ms(index) for index in range(1, len(self._names))]
+        offsets = ", ".join(f"{name} {offset:+.1f} ms" for name, offset in zip(self._names[1:], offsets_ms))
+        spread_s = (max(offsets_ms + [0.0]) - min(offsets_ms + [0.0])) / 1000.0
         if self._approximate:
             fix = (f"approximate_sync_tolerance_seconds is {self._tolerance_s:g} s; set it above the offset "
                    f"(e.g. {2 * spread_s:.3g}) or fix the publishers' stamps")
@@ -80,5 +83,13 @@ class SyncWatch:
             fix = (f"exact sync needs equal stamps; use approximate_sync:=true with "
                    f"approximate_sync_tolerance_seconds above the offset (e.g. {2 * spread_s:.3g}) "
                    "or fix the publishers' stamps")
-        return (f"{head}: all inputs arrive but their stamps do not match; latest stamps relative to "
-                f"{self._names[0]}: {offsets}. {fix}")
+        return (f"{head}: all inputs arrive but their stamps do not match; stamps relative to "
+                f"{self._names[0]}'s: {offsets}. {fix}")
+
+    def _offset_ms(self, index: int) -> float:
+        """Median over the reference input's recent stamps (all but the newest, whose partners may still be on their
+        way) of the offset to input ``index``'s nearest stamp (milliseconds; a tie goes to the later stamp)."""
+        references = list(self._stamps[0])[:-1] or list(self._stamps[0])
+        candidates = list(self._stamps[index])
+        nearest = [min(candidates, key=lambda stamp: (abs(stamp - ref), -stamp)) - ref for ref in references[-5:]]
+        return statistics.median(nearest) / 1e6

@@ -29,20 +29,6 @@ def kitti_sized_pairs(count: int, size: tuple[int, int]) -> list[tuple]:
     return pairs
 
 
-def camera_infos(header, height: int, width: int):
-    """Left and right CameraInfo of a rectified KITTI-like rig (P_right[0,3] = -fx * baseline)."""
-    from sensor_msgs.msg import CameraInfo
-
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    infos = []
-    for tx in (0.0, -KITTI_FX * KITTI_BASELINE_M):
-        infos.append(CameraInfo(header=header, height=height, width=width, distortion_model="plumb_bob",
-                                d=[0.0] * 5, k=[KITTI_FX, 0.0, cx, 0.0, KITTI_FX, cy, 0.0, 0.0, 1.0],
-                                r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-                                p=[KITTI_FX, 0.0, cx, tx, 0.0, KITTI_FX, cy, 0.0, 0.0, 0.0, 1.0, 0.0]))
-    return infos
-
-
 def run_node(check: Check) -> dict:
     """psmnet_node in a subprocess, fed and listened to from this process over DDS (domain NODE_DOMAIN_ID)."""
     import rclpy
@@ -54,11 +40,14 @@ def run_node(check: Check) -> dict:
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import Header
 
-    from ...ros.conversions import rgb_image_msg
+    from ...core.calibration import StereoCalibration
+    from ...ros.conversions import camera_info_msgs, rgb_image_msg
     from ...ros.recorder import OutputRecorder
 
     height, width = check.sizes.image
     pairs = kitti_sized_pairs(2, (height, width))
+    calibration = StereoCalibration.from_pinhole(KITTI_FX, KITTI_BASELINE_M, (width - 1) / 2, (height - 1) / 2,
+                                                 (width, height))
     params = dict(check.sizes.node_params, qos="reliable")
     command = [sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args", "--params-file", "config/psmnet.yaml"]
     for name, value in params.items():
@@ -91,7 +80,7 @@ def run_node(check: Check) -> dict:
             stamp = time.time_ns()
             header = Header(frame_id="camera", stamp=Time(sec=stamp // 10**9, nanosec=stamp % 10**9))
             left, right = pairs[index % 2]
-            left_info, right_info = camera_infos(header, height, width)
+            left_info, right_info = camera_info_msgs(calibration, header)
             messages = (rgb_image_msg(left, header), left_info, rgb_image_msg(right, header), right_info)
             sent[stamp] = time.monotonic()
             try:

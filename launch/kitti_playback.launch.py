@@ -10,14 +10,20 @@ Outputs: /kitti/stereo/disparity, /kitti/stereo/depth, /kitti/stereo/points2,
 Bags written by psmnet-kitti2bag carry /tf_static: base_link (x forward, y left, z up, on
 the road) to the left optical frame (x right, y down, z forward) 1.65 m up, KITTI's camera
 height. For bags without it, static_tf:=true publishes the same transform here.
+
+What is not installed degrades, decided before anything starts: without rviz2 it runs without RViz
+(one log line says so); player:=auto plays with `ros2 bag play` where rosbag2 is installed, else with
+psmnet-play; a player or static_tf:=true whose package is missing is one error, and nothing starts.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription, OpaqueFunction
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription, LogInfo, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+
+PLAYERS = ("auto", "ros2", "psmnet")
+
 
 def _as_bool(name: str, text: str) -> bool:
     """A launch argument's text as a bool (true/false, 1/0, yes/no, on/off)."""
@@ -27,12 +33,70 @@ def _as_bool(name: str, text: str) -> bool:
     return value in ("true", "1", "yes", "on")
 
 
-def _bag_play(context):
-    """`ros2 bag play BAG --clock --rate R [--loop]`, started when play is true."""
-    cmd = ["ros2", "bag", "play", LaunchConfiguration("bag"), "--clock", "--rate", LaunchConfiguration("rate")]
-    if _as_bool("loop", LaunchConfiguration("loop").perform(context)):
-        cmd.append("--loop")
-    return [ExecuteProcess(cmd=cmd, output="screen", condition=IfCondition(LaunchConfiguration("play")))]
+def _installed(package: str) -> bool:
+    """Whether the ament index knows ``package`` (AMENT_PREFIX_PATH)."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    try:
+        get_package_prefix(package)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def _player_command(player: str, bag: str, rate: str, loop: bool, ros2_bag: bool) -> list[str]:
+    """The bag player's command line: `ros2 bag play` (player ros2, or auto with rosbag2 installed) or
+    psmnet-play (psmnet, or auto without rosbag2), both with --clock. ValueError for an unknown player
+    or ros2 without rosbag2."""
+    if player not in PLAYERS:
+        raise ValueError(f"launch argument player must be one of {', '.join(PLAYERS)}, got '{player}'")
+    if player == "ros2" and not ros2_bag:
+        raise ValueError("player:=ros2 but rosbag2 (ros2bag) is not installed: use player:=psmnet or auto")
+    if player == "ros2" or (player == "auto" and ros2_bag):
+        command = ["ros2", "bag", "play", bag, "--clock", "--rate", rate]
+    else:
+        from ament_index_python.packages import get_package_prefix
+        # Starts once the node (a subscriber on every bag topic and /clock) is there, within 60 s.
+        command = [f"{get_package_prefix('psmnet_ros')}/lib/psmnet_ros/psmnet-play", bag, "--clock",
+                   "--rate", rate, "--wait-for-subscribers", "1", "--start-delay", "60"]
+    return command + ["--loop"] if loop else command
+
+
+def _optional_parts(context):
+    """The player, the static transform and RViz, as far as they are installed and asked for (module
+    docstring); runs before anything starts, so that an error leaves nothing running."""
+    def flag(name):
+        return _as_bool(name, LaunchConfiguration(name).perform(context))
+
+    actions = []
+    if flag("static_tf") and not _installed("tf2_ros"):
+        raise ValueError("static_tf:=true but tf2_ros is not installed: install it (ROS 2) or play a bag "
+                         "that carries /tf_static (psmnet-kitti2bag's bags do)")
+    if flag("play"):
+        command = _player_command(LaunchConfiguration("player").perform(context),
+                                  LaunchConfiguration("bag").perform(context),
+                                  LaunchConfiguration("rate").perform(context), flag("loop"), _installed("ros2bag"))
+        actions.append(ExecuteProcess(cmd=command, output="screen", name="bag_player"))
+    if flag("static_tf"):
+        actions.append(Node(
+            package="tf2_ros",
+            executable="static_transform_publisher",
+            name="base_link_to_camera_color_left",
+            arguments=["--x", "0", "--y", "0", "--z", "1.65",
+                       "--qx", "-0.5", "--qy", "0.5", "--qz", "-0.5", "--qw", "0.5",
+                       "--frame-id", "base_link", "--child-frame-id", "camera_color_left"],
+            parameters=[{"use_sim_time": True}],
+            output="screen"))
+    if flag("rviz") and not _installed("rviz2"):
+        actions.append(LogInfo(msg="rviz2 is not installed: running without RViz (rviz:=false hides this line)"))
+    elif flag("rviz"):
+        actions.append(Node(
+            package="rviz2",
+            executable="rviz2",
+            name="rviz2",
+            arguments=["-d", PathJoinSubstitution([FindPackageShare("psmnet_ros"), "config", "kitti.rviz"])],
+            parameters=[{"use_sim_time": True}],
+            output="screen"))
+    return actions
 
 
 def generate_launch_description():
@@ -40,9 +104,13 @@ def generate_launch_description():
         DeclareLaunchArgument("bag", description="ROS 2 bag folder of a KITTI raw drive (required)"),
         DeclareLaunchArgument("rate", default_value="0.5", description="bag playback rate"),
         DeclareLaunchArgument("loop", default_value="false", description="replay the bag in a loop"),
-        DeclareLaunchArgument("rviz", default_value="true", description="start RViz with config/kitti.rviz"),
+        DeclareLaunchArgument("rviz", default_value="true",
+                              description="start RViz with config/kitti.rviz (where rviz2 is installed)"),
         DeclareLaunchArgument("play", default_value="true",
-                              description="start `ros2 bag play` (false: play the bag yourself, e.g. psmnet-play)"),
+                              description="play the bag here (false: play it yourself)"),
+        DeclareLaunchArgument("player", default_value="auto",
+                              description="auto: `ros2 bag play` where rosbag2 is installed, else psmnet-play; "
+                                          "ros2; psmnet"),
         DeclareLaunchArgument("static_tf", default_value="false",
                               description="publish base_link -> camera_color_left here (true for bags without "
                                           "/tf_static; psmnet-kitti2bag bags have it)"),
@@ -51,8 +119,8 @@ def generate_launch_description():
                               description="YAML file with the psmnet_node parameters"),
         DeclareLaunchArgument("checkpoint", default_value="",
                               description="weights: a name (kitti2015, random = untrained) or a checkpoint file "
-                                          "(.tar/.pth); empty = the params file's 'checkpoint' (shipped: kitti2015)"),
-        OpaqueFunction(function=_bag_play),
+                                          "(.tar/.pth); empty = the params file's 'weights' (shipped: kitti2015)"),
+        OpaqueFunction(function=_optional_parts),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare("psmnet_ros"), "launch", "stereo.launch.py"])),
             launch_arguments={
@@ -63,22 +131,4 @@ def generate_launch_description():
                 "right_namespace": "/kitti/camera_color_right",
                 "use_sim_time": "true",
             }.items()),
-        Node(
-            package="tf2_ros",
-            executable="static_transform_publisher",
-            name="base_link_to_camera_color_left",
-            arguments=["--x", "0", "--y", "0", "--z", "1.65",
-                       "--qx", "-0.5", "--qy", "0.5", "--qz", "-0.5", "--qw", "0.5",
-                       "--frame-id", "base_link", "--child-frame-id", "camera_color_left"],
-            parameters=[{"use_sim_time": True}],
-            condition=IfCondition(LaunchConfiguration("static_tf")),
-            output="screen"),
-        Node(
-            package="rviz2",
-            executable="rviz2",
-            name="rviz2",
-            arguments=["-d", PathJoinSubstitution([FindPackageShare("psmnet_ros"), "config", "kitti.rviz"])],
-            parameters=[{"use_sim_time": True}],
-            condition=IfCondition(LaunchConfiguration("rviz")),
-            output="screen"),
     ])

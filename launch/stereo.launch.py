@@ -52,11 +52,11 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "params_file",
             default_value=PathJoinSubstitution([FindPackageShare("psmnet_ros"), "config", "psmnet.yaml"]),
-            description="YAML file with the psmnet_node parameters (top key psmnet_node: ros__parameters:)"),
+            description="YAML file with the psmnet_node parameters (top key /**/psmnet_node: ros__parameters:)"),
         DeclareLaunchArgument(
             "checkpoint", default_value="",
             description="weights: a name (kitti2015, random = untrained) or a checkpoint file (.tar/.pth); "
-                        "empty = the params file's 'checkpoint' (shipped: empty = kitti2015)"),
+                        "empty = the params file's 'weights' (shipped: empty = kitti2015)"),
         DeclareLaunchArgument(
             "namespace", default_value="",
             description="namespace of the node and of its outputs (disparity, depth, points2, ...)"),

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_params_file_defaults_equal_the_code_defaults():
-    params = yaml.safe_load((REPO / "config" / "psmnet.yaml").read_text())["psmnet_node"]["ros__parameters"]
+    params = yaml.safe_load((REPO / "config" / "psmnet.yaml").read_text())["/**/psmnet_node"]["ros__parameters"]
     defaults = {f.name: f.default for f in dataclasses.fields(NodeSettings)}
     assert params == defaults
     assert all(type(params[name]) is type(value) for name, value in defaults.items()), \

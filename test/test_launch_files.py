@@ -1,6 +1,6 @@
-"""Launch files and the RViz config, checked without the launch package (not installable here):
-syntax, declared vs used arguments, defaults, remappings, the static transform's rotation, and
-the RViz displays against the topics the launch files produce."""
+"""Launch files and the RViz config, checked without running them (test_ros2_launch.py runs them): syntax,
+declared vs used arguments, defaults, remappings, the player's command, the static transform's rotation,
+and the RViz displays against the topics the launch files produce."""
 import ast
 import importlib.util
 import math
@@ -45,14 +45,17 @@ def declared(module):
 
 
 def used(module):
-    return {ast.literal_eval(c.args[0]) for c in calls(module, "LaunchConfiguration")}
+    """Arguments read by name: LaunchConfiguration('x') and the KITTI file's flag('x')."""
+    return {ast.literal_eval(c.args[0]) for name in ("LaunchConfiguration", "flag") for c in calls(module, name)
+            if isinstance(c.args[0], ast.Constant)}
 
 
 def function(module, name):
-    """A top-level helper function of a launch file, compiled on its own."""
+    """A top-level helper function of a launch file, compiled with the file's constants only."""
     definition = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    constants = [n for n in module.body if isinstance(n, ast.Assign) and isinstance(n.value, (ast.Constant, ast.Tuple))]
     namespace = {}
-    exec(compile(ast.Module(body=[definition], type_ignores=[]), "<launch>", "exec"), namespace)
+    exec(compile(ast.Module(body=[*constants, definition], type_ignores=[]), "<launch>", "exec"), namespace)
     return namespace[name]
 
 
@@ -88,7 +91,7 @@ def test_stereo_launch_defaults():
 def test_kitti_launch_defaults_and_required_bag():
     defaults = {name: default for name, (default, _) in declared(tree(KITTI)).items()}
     assert defaults == {"bag": None, "rate": "0.5", "loop": "false", "rviz": "true", "play": "true",
-                        "static_tf": "false", "params_file": PARAMS_DEFAULT, "checkpoint": ""}
+                        "player": "auto", "static_tf": "false", "params_file": PARAMS_DEFAULT, "checkpoint": ""}
 
 
 def test_stereo_node_and_remappings():
@@ -141,15 +144,18 @@ def test_kitti_includes_stereo_with_kitti_topics():
                          "use_sim_time": "true"}
 
 
-def test_kitti_bag_play_command():
+def test_kitti_player_command():
+    """ros2 bag play where rosbag2 is installed (player auto or ros2); errors for an unknown player and for
+    ros2 without rosbag2 (psmnet-play, the other branch, runs in test_ros2_launch.py)."""
     module = tree(KITTI)
-    play_fn = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == "_bag_play")
-    source = ast.unparse(play_fn)
-    assert ("cmd = ['ros2', 'bag', 'play', LaunchConfiguration('bag'), '--clock', '--rate', "
-            "LaunchConfiguration('rate')]") in source
-    assert "cmd.append('--loop')" in source
-    process = calls(play_fn, "ExecuteProcess")[0]
-    assert ast.unparse(keyword(process, "condition")) == "IfCondition(LaunchConfiguration('play'))"
+    command = function(module, "_player_command")
+    ros2 = ["ros2", "bag", "play", "B", "--clock", "--rate", "0.5"]
+    assert command("auto", "B", "0.5", False, True) == ros2
+    assert command("ros2", "B", "0.5", True, True) == ros2 + ["--loop"]
+    with pytest.raises(ValueError, match="player must be one of auto, ros2, psmnet, got 'bag'"):
+        command("bag", "B", "0.5", False, True)
+    with pytest.raises(ValueError, match="rosbag2 .* is not installed"):
+        command("ros2", "B", "0.5", False, False)
     as_bool = function(module, "_as_bool")
     assert as_bool("loop", "True") and not as_bool("loop", "false")
     with pytest.raises(ValueError, match="loop must be true or false"):
@@ -183,14 +189,12 @@ def test_static_transform_maps_optical_frame_onto_base_link():
     rz = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
     rx = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
     np.testing.assert_allclose(rotation, rz @ rx, atol=1e-12)
-    assert ast.unparse(keyword(node, "condition")) == "IfCondition(LaunchConfiguration('static_tf'))"
 
 
 def test_rviz_node_uses_the_packaged_config():
     node = node_call(tree(KITTI), "rviz2")
     assert ast.unparse(keyword(node, "arguments")) == \
         "['-d', PathJoinSubstitution([FindPackageShare('psmnet_ros'), 'config', 'kitti.rviz'])]"
-    assert ast.unparse(keyword(node, "condition")) == "IfCondition(LaunchConfiguration('rviz'))"
     assert RVIZ.is_file()
 
 
@@ -235,13 +239,16 @@ def test_rviz_orbit_view_looks_forward_from_behind():
     assert eye[0] < 0 < focal[0]
 
 
-def test_generate_launch_description_with_real_launch():
-    if importlib.util.find_spec("launch") is None or importlib.util.find_spec("launch_ros") is None:
-        pytest.skip("the launch / launch_ros packages are not installed here (ROS 2 apt install needed)")
-    for path in (STEREO, KITTI):
+def test_generate_launch_description_with_real_launch(monkeypatch):
+    """The real launch package builds both descriptions; their arguments are the declared ones, the KITTI
+    file's plus those of stereo.launch.py, which it includes."""
+    from launch_helpers import launch_env, require_launch_stack
+    require_launch_stack()
+    monkeypatch.setenv("AMENT_PREFIX_PATH", launch_env(0)["AMENT_PREFIX_PATH"])
+    for path, expected in ((STEREO, set(declared(tree(STEREO)))),
+                           (KITTI, set(declared(tree(KITTI))) | set(declared(tree(STEREO))))):
         spec = importlib.util.spec_from_file_location(path.stem.replace(".", "_"), path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         description = module.generate_launch_description()
-        names = {a.name for a in description.get_launch_arguments()}
-        assert names == set(declared(tree(path)))
+        assert {a.name for a in description.get_launch_arguments()} == expected

@@ -165,7 +165,7 @@ def test_deprecated_checkpoint_and_weights_that_disagree_exit_with_one_line():
 
 
 def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_input(tmp_path, pair):
-    """config/psmnet.yaml as shipped (device cuda, sensor_data QoS) with explicit random weights and fp16,
+    """config/psmnet.yaml as shipped (device cuda, qos auto) with explicit random weights and fp16,
     on this CPU-only torch: warnings name each fallback, and a frame sent best-effort still comes out. The
     weights are given by the deprecated name ``checkpoint``: it still works for a release, with a warning."""
     log_path = tmp_path / "node.log"
@@ -203,7 +203,10 @@ def test_defaults_announce_fallbacks_and_random_weights_then_serve_best_effort_i
     if not torch.cuda.is_available():
         assert "device 'cuda' requested but no GPU is available: running on the cpu" in output
         assert "precision 'fp16' is not usable on the cpu" in output and "on cpu (fp32)" in output
-    assert "qos=sensor_data" in output
+    assert "qos=auto" in output
+    # qos auto: best effort from the start (the publishers were there when the node subscribed) or after a switch
+    assert "input QoS (qos=auto): best effort on /left/image_rect" in output or \
+        "/left/image_rect now best effort (a publisher offers best effort" in output, output
     assert "weights 'random'" in output
     assert "RANDOM UNTRAINED weights" in output and "MEANINGLESS" in output
     assert "weights: random (untrained)" in output

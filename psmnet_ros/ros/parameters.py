@@ -17,8 +17,8 @@ from psmnet_ros.core.output_layout import DECIMATIONS, DEPTH_ENCODINGS, POINT_FI
 from psmnet_ros.core.psmnet import VARIANTS, check_maxdisp
 from psmnet_ros.core.stereo_products import depth_limits_problem
 from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
+from psmnet_ros.ros.input_qos import QOS_CHOICES
 
-QOS_CHOICES = ("sensor_data", "reliable")
 IMAGE_TRANSPORTS = ("raw", "compressed")
 DEPRECATED = {"checkpoint": "weights"}
 """Old parameter names still accepted for a release, with the name that replaces each."""
@@ -101,8 +101,10 @@ PARAMETERS = (
     Parameter("depth_encoding", "32FC1", "depth: 32FC1 (metres, NaN invalid) or 16UC1 (millimetres, 0 invalid or "
               "beyond 65.535 m; REP 118)", ("32FC1 (m, NaN invalid) | 16UC1 (mm, 0 invalid)",), runtime=True,
               choices=DEPTH_ENCODINGS),
-    Parameter("qos", "sensor_data", "input subscriptions: sensor_data (best effort) or reliable",
-              ("inputs: sensor_data (best effort) | reliable",), choices=QOS_CHOICES),
+    Parameter("qos", "auto", "input subscriptions: auto (the reliability the discovered publishers offer), "
+              "sensor_data (best effort) or reliable",
+              ("inputs: auto (the publishers' reliability, docs/qos.md) | sensor_data | reliable",),
+              choices=QOS_CHOICES),
     Parameter("image_transport", "raw", "input images: raw (sensor_msgs/Image on <image topic>) or compressed "
               "(sensor_msgs/CompressedImage, PNG or JPEG, on <image topic>/compressed, as image_transport names it)",
               ("raw | compressed (<image topic>/compressed, PNG or JPEG)",), choices=IMAGE_TRANSPORTS),
@@ -149,7 +151,9 @@ def params_yaml() -> str:
     """config/psmnet.yaml as the table gives it: every parameter with its default and its comment."""
     runtime = ", ".join(RUNTIME[:-1]) + " and " + RUNTIME[-1]
     lines = ["# Parameters of psmnet_node (psmnet_ros/ros/parameters.py holds the descriptions and limits).",
-             f"# Read-only at run time except {runtime}.", "psmnet_node:", "  ros__parameters:"]
+             f"# Read-only at run time except {runtime}.",
+             "# The key /**/psmnet_node matches the node in any namespace (namespace:=/x, -r __ns:=/x).",
+             "/**/psmnet_node:", "  ros__parameters:"]
     for p in PARAMETERS:
         value = ('""' if p.default == "" else p.default) if isinstance(p.default, str) else \
             str(p.default).lower() if isinstance(p.default, bool) else repr(p.default)

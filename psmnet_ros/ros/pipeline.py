@@ -17,7 +17,7 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -27,6 +27,7 @@ from psmnet_ros.core.frame_queue import FrameQueue
 from psmnet_ros.ros.conversions import stamp_ns
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
 from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
+from psmnet_ros.ros.input_qos import InputSubscriptions
 from psmnet_ros.ros.memory import return_freed_memory
 from psmnet_ros.ros.node_logging import LOG_THROTTLE_S, ReasonLogger
 from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, OutputOptions, frame_messages
@@ -56,7 +57,7 @@ class StereoPipeline:
         self.estimator: StereoEstimator | None = None
         self._outputs: dict = {}
         self._pub_frame_stats = self._pub_diagnostics = None
-        self._inputs: list = []
+        self._inputs: InputSubscriptions | None = None
         self._timers: list = []
         self._worker = None
         self._stopping = threading.Event()
@@ -173,12 +174,6 @@ class StereoPipeline:
         resolve = getattr(self._node, "resolve_topic_name", None)  # rclpy Iron and later
         return resolve(topic) if resolve is not None else topic
 
-    def _input_qos(self) -> QoSProfile:
-        s = self.settings
-        reliability = ReliabilityPolicy.BEST_EFFORT if s.qos == "sensor_data" else ReliabilityPolicy.RELIABLE
-        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.queue_size, reliability=reliability,
-                          durability=DurabilityPolicy.VOLATILE)
-
     def _follow_listeners(self) -> None:
         """Subscribe to the inputs while an output has a subscriber (always, without ``lazy``), else drop them."""
         if not self._active:
@@ -186,10 +181,8 @@ class StereoPipeline:
         listeners = [topic for topic, publisher in self._all_outputs() if publisher.get_subscription_count()]
         wanted = bool(listeners) or not self.settings.lazy
         if wanted and not self._inputs:
-            qos = self._input_qos()
-            self._inputs = [self._node.create_subscription(self._topics[name][1], self._topics[name][0],
-                                                           self._input_callback(index), qos)
-                            for index, name in enumerate(INPUTS)]
+            inputs = [(*self._topics[name], self._input_callback(index)) for index, name in enumerate(INPUTS)]
+            self._inputs = InputSubscriptions(self._node, inputs, self.settings.qos, self.settings.queue_size)
             self._idle_logged = False
             if self.settings.lazy:
                 self._logger.info(f"subscriber on {', '.join(listeners)}: subscribing to the inputs "
@@ -204,9 +197,9 @@ class StereoPipeline:
         yield FRAME_STATS.topic, self._pub_frame_stats
 
     def _unsubscribe(self) -> None:
-        for subscription in self._inputs:
-            self._node.destroy_subscription(subscription)
-        self._inputs = []
+        if self._inputs is not None:
+            self._inputs.destroy()
+        self._inputs = None
 
     @property
     def idle(self) -> bool:

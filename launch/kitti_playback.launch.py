@@ -120,12 +120,16 @@ def generate_launch_description():
         DeclareLaunchArgument("checkpoint", default_value="",
                               description="weights: a name (kitti2015, random = untrained) or a checkpoint file "
                                           "(.tar/.pth); empty = the params file's 'weights' (shipped: kitti2015)"),
+        DeclareLaunchArgument("image_transport", default_value="",
+                              description="raw or compressed: compressed for bags of psmnet-kitti2bag --compress; "
+                                          "empty = the params file's (shipped: raw)"),
         OpaqueFunction(function=_optional_parts),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare("psmnet_ros"), "launch", "stereo.launch.py"])),
             launch_arguments={
                 "params_file": LaunchConfiguration("params_file"),
                 "checkpoint": LaunchConfiguration("checkpoint"),
+                "image_transport": LaunchConfiguration("image_transport"),
                 "namespace": "/kitti/stereo",
                 "left_namespace": "/kitti/camera_color_left",
                 "right_namespace": "/kitti/camera_color_right",

@@ -7,6 +7,10 @@ disparity/image_color in <namespace>.
 
     ros2 launch psmnet_ros stereo.launch.py checkpoint:=/path/pretrained_sceneflow.tar \
         left_namespace:=/camera/left right_namespace:=/camera/right
+
+lifecycle:=true starts psmnet_lifecycle_node instead (same parameters and topics, unconfigured until
+``ros2 lifecycle set /psmnet_node configure`` and ``activate``); image_transport:=compressed takes
+<camera>/image_rect/compressed.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -26,13 +30,19 @@ def _psmnet_node(context):
     left = LaunchConfiguration("left_namespace").perform(context)
     right = LaunchConfiguration("right_namespace").perform(context)
     checkpoint = LaunchConfiguration("checkpoint").perform(context)
+    image_transport = LaunchConfiguration("image_transport").perform(context)
+    lifecycle = LaunchConfiguration("lifecycle").perform(context).lower()
+    if lifecycle not in ("true", "false"):
+        raise ValueError(f"lifecycle:={lifecycle}: must be true or false")
     use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
     parameters = [LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}]
     if checkpoint:
         parameters.append({"weights": checkpoint})
+    if image_transport:
+        parameters.append({"image_transport": image_transport})
     return [Node(
         package="psmnet_ros",
-        executable="psmnet_node",
+        executable="psmnet_lifecycle_node" if lifecycle == "true" else "psmnet_node",
         name="psmnet_node",
         namespace=LaunchConfiguration("namespace"),
         parameters=parameters,
@@ -57,6 +67,13 @@ def generate_launch_description():
             "checkpoint", default_value="",
             description="weights: a name (kitti2015, random = untrained) or a checkpoint file (.tar/.pth); "
                         "empty = the params file's 'weights' (shipped: empty = kitti2015)"),
+        DeclareLaunchArgument(
+            "image_transport", default_value="",
+            description="input images: raw or compressed (<camera>/image_rect/compressed); empty = the params "
+                        "file's (shipped: raw)"),
+        DeclareLaunchArgument(
+            "lifecycle", default_value="false",
+            description="true: psmnet_lifecycle_node, a managed node driven through the lifecycle services"),
         DeclareLaunchArgument(
             "namespace", default_value="",
             description="namespace of the node and of its outputs (disparity, depth, points2, ...)"),

@@ -60,8 +60,8 @@ def function(module, name):
 
 
 def node_call(module, executable):
-    return next(c for c in calls(module, "Node")
-                if ast.literal_eval(keyword(c, "executable")) == executable)
+    """The Node(...) call whose executable is ``executable`` or an expression naming it."""
+    return next(c for c in calls(module, "Node") if f"'{executable}'" in ast.unparse(keyword(c, "executable")))
 
 
 @pytest.mark.parametrize("path", [STEREO, KITTI])
@@ -80,23 +80,26 @@ def test_every_argument_used_is_declared_and_every_declared_is_used(path):
 
 
 def test_stereo_launch_defaults():
-    assert declared(tree(STEREO)).keys() == {"params_file", "checkpoint", "namespace", "left_namespace",
-                                              "right_namespace", "use_sim_time", "log_level"}
+    assert declared(tree(STEREO)).keys() == {"params_file", "checkpoint", "image_transport", "lifecycle", "namespace",
+                                              "left_namespace", "right_namespace", "use_sim_time", "log_level"}
     defaults = {name: default for name, (default, _) in declared(tree(STEREO)).items()}
-    assert defaults == {"params_file": PARAMS_DEFAULT, "checkpoint": "", "namespace": "",
-                        "left_namespace": "left", "right_namespace": "right",
+    assert defaults == {"params_file": PARAMS_DEFAULT, "checkpoint": "", "image_transport": "", "lifecycle": "false",
+                        "namespace": "", "left_namespace": "left", "right_namespace": "right",
                         "use_sim_time": "false", "log_level": "info"}
 
 
 def test_kitti_launch_defaults_and_required_bag():
     defaults = {name: default for name, (default, _) in declared(tree(KITTI)).items()}
     assert defaults == {"bag": None, "rate": "0.5", "loop": "false", "rviz": "true", "play": "true",
-                        "player": "auto", "static_tf": "false", "params_file": PARAMS_DEFAULT, "checkpoint": ""}
+                        "player": "auto", "static_tf": "false", "params_file": PARAMS_DEFAULT, "checkpoint": "",
+                        "image_transport": ""}
 
 
 def test_stereo_node_and_remappings():
     module = tree(STEREO)
     node = node_call(module, "psmnet_node")
+    assert ast.unparse(keyword(node, "executable")) == \
+        "'psmnet_lifecycle_node' if lifecycle == 'true' else 'psmnet_node'"
     assert ast.literal_eval(keyword(node, "package")) == "psmnet_ros"
     assert ast.literal_eval(keyword(node, "name")) == "psmnet_node"
     assert ast.literal_eval(keyword(node, "output")) == "screen"
@@ -120,6 +123,7 @@ def test_stereo_passes_checkpoint_only_when_set():
     source = ast.unparse(next(n for n in tree(STEREO).body
                               if isinstance(n, ast.FunctionDef) and n.name == "_psmnet_node"))
     assert "if checkpoint:\n        parameters.append({'weights': checkpoint})" in source
+    assert "if image_transport:\n        parameters.append({'image_transport': image_transport})" in source
     assert "parameters = [LaunchConfiguration('params_file'), {'use_sim_time': use_sim_time}]" in source
 
 
@@ -138,6 +142,7 @@ def test_kitti_includes_stereo_with_kitti_topics():
     assert set(arguments) <= set(declared(tree(STEREO)))
     assert arguments == {"params_file": "LaunchConfiguration('params_file')",
                          "checkpoint": "LaunchConfiguration('checkpoint')",
+                         "image_transport": "LaunchConfiguration('image_transport')",
                          "namespace": "/kitti/stereo",
                          "left_namespace": "/kitti/camera_color_left",
                          "right_namespace": "/kitti/camera_color_right",

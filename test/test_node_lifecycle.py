@@ -129,29 +129,40 @@ def test_no_inputs_and_no_inference_without_a_listener_then_frames_at_once(tmp_p
         assert "Traceback" not in node.log()
 
 
-def _service(c: Client, name: str, srv_type):
-    service = c.node.create_client(srv_type, f"/managed/psmnet_node/{name}")
-    assert service.wait_for_service(timeout_sec=30.0), f"no service {name}"
-    return service
+class Lifecycle:
+    """The node's standard lifecycle services, through one client each (created once: a response to a client
+    that DDS has only just matched can be lost, and a new client per call would invite that)."""
 
+    def __init__(self, c: Client):
+        self._change = c.node.create_client(ChangeState, "/managed/psmnet_node/change_state")
+        self._get = c.node.create_client(GetState, "/managed/psmnet_node/get_state")
+        for service in (self._change, self._get):
+            assert service.wait_for_service(timeout_sec=30.0), f"no service {service.srv_name}"
 
-def _call(service, request, timeout_s: float = 120.0):
-    future = service.call_async(request)
-    deadline = time.monotonic() + timeout_s
-    while not future.done():
-        assert time.monotonic() < deadline, "service call timed out"
-        time.sleep(0.02)
-    return future.result()
+    @staticmethod
+    def _call(service, request, timeout_s: float):
+        future = service.call_async(request)
+        deadline = time.monotonic() + timeout_s
+        while not future.done():
+            if time.monotonic() > deadline:
+                service.remove_pending_request(future)
+                return None
+            time.sleep(0.02)
+        return future.result()
 
+    def state(self) -> int:
+        for _ in range(3):  # a query changes nothing: ask again if an answer went missing
+            result = self._call(self._get, GetState.Request(), 20.0)
+            if result is not None:
+                return result.current_state.id
+        raise AssertionError("get_state did not answer")
 
-def _transition(c: Client, transition_id: int) -> bool:
-    request = ChangeState.Request()
-    request.transition.id = transition_id
-    return _call(_service(c, "change_state", ChangeState), request).success
-
-
-def _state(c: Client) -> int:
-    return _call(_service(c, "get_state", GetState), GetState.Request()).current_state.id
+    def transition(self, transition_id: int) -> bool:
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        result = self._call(self._change, request, 180.0)  # configure loads and warms up the network
+        assert result is not None, f"change_state {transition_id} did not answer"
+        return result.success
 
 
 def test_a_configure_error_leaves_the_node_unconfigured_with_the_reason(tmp_path, client):
@@ -159,12 +170,13 @@ def test_a_configure_error_leaves_the_node_unconfigured_with_the_reason(tmp_path
     with NodeProcess(tmp_path / "bad.log", DOMAIN_ID, *SMALL, "-p", f"weights:={missing}", "-r", "__ns:=/managed",
                      module="psmnet_ros.ros.lifecycle_node") as node:
         c = client("/managed")
-        assert _state(c) == State.PRIMARY_STATE_UNCONFIGURED
-        assert not _transition(c, Transition.TRANSITION_CONFIGURE)
-        assert _state(c) == State.PRIMARY_STATE_UNCONFIGURED
+        managed = Lifecycle(c)
+        assert managed.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert not managed.transition(Transition.TRANSITION_CONFIGURE)
+        assert managed.state() == State.PRIMARY_STATE_UNCONFIGURED
         node.wait_for_log("configure failed, still unconfigured")
         assert str(missing) in node.log()
-        assert _transition(c, Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
+        assert managed.transition(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
         assert node.proc.wait(30) == 0
         assert "Traceback" not in node.log()
 
@@ -175,33 +187,34 @@ def test_every_transition_through_the_lifecycle_services(tmp_path, client):
                      "-p", "maxdisp:=192", "-r", "__ns:=/managed", module="psmnet_ros.ros.lifecycle_node",
                      env_extra={"MALLOC_MMAP_THRESHOLD_": "65536", "GLIBC_TUNABLES": ""}) as node:
         c = client("/managed")
+        managed = Lifecycle(c)
         c.take_disparity(True)
-        assert _state(c) == State.PRIMARY_STATE_UNCONFIGURED
+        assert managed.state() == State.PRIMARY_STATE_UNCONFIGURED
         rss_unconfigured = node.rss_mb()
-        assert _transition(c, Transition.TRANSITION_CONFIGURE)
-        assert _state(c) == State.PRIMARY_STATE_INACTIVE
+        assert managed.transition(Transition.TRANSITION_CONFIGURE)
+        assert managed.state() == State.PRIMARY_STATE_INACTIVE
         rss_configured = node.rss_mb()
         time.sleep(1.0)
         assert c.input_subscribers() == [0, 0, 0, 0]  # inactive: no inputs, though someone listens
 
-        assert _transition(c, Transition.TRANSITION_ACTIVATE)
-        assert _state(c) == State.PRIMARY_STATE_ACTIVE
+        assert managed.transition(Transition.TRANSITION_ACTIVATE)
+        assert managed.state() == State.PRIMARY_STATE_ACTIVE
         c.serve(T0_NS + 100, node.log)
 
-        assert _transition(c, Transition.TRANSITION_DEACTIVATE)
-        assert _state(c) == State.PRIMARY_STATE_INACTIVE
+        assert managed.transition(Transition.TRANSITION_DEACTIVATE)
+        assert managed.state() == State.PRIMARY_STATE_INACTIVE
         c.wait(lambda: c.input_subscribers() == [0, 0, 0, 0], 10.0, "inputs still subscribed", node.log)
         c.send(T0_NS + 101)
         time.sleep(1.5)
         assert T0_NS + 101 not in c.disparity_stamps()
 
-        assert _transition(c, Transition.TRANSITION_ACTIVATE)  # the model was kept: no second configure
+        assert managed.transition(Transition.TRANSITION_ACTIVATE)  # the model was kept: no second configure
         c.serve(T0_NS + 102, node.log)
         assert node.log().count("configured: weights loaded") == 1
 
-        assert _transition(c, Transition.TRANSITION_DEACTIVATE)
-        assert _transition(c, Transition.TRANSITION_CLEANUP)
-        assert _state(c) == State.PRIMARY_STATE_UNCONFIGURED
+        assert managed.transition(Transition.TRANSITION_DEACTIVATE)
+        assert managed.transition(Transition.TRANSITION_CLEANUP)
+        assert managed.state() == State.PRIMARY_STATE_UNCONFIGURED
         rss_cleaned = node.rss_mb()
         # The stackhourglass network holds 5.2 million float32 parameters (19.9 MiB); cleanup must give them back.
         # Measured here: 271 MiB unconfigured, 326 configured, 308 after cleanup. Blocks above 64 KiB (most of
@@ -210,9 +223,9 @@ def test_every_transition_through_the_lifecycle_services(tmp_path, client):
         assert rss_configured - rss_unconfigured > model_mb, (rss_unconfigured, rss_configured)
         assert rss_configured - rss_cleaned > 0.5 * model_mb, (rss_unconfigured, rss_configured, rss_cleaned)
 
-        assert _transition(c, Transition.TRANSITION_CONFIGURE)   # configurable again after cleanup
-        assert _transition(c, Transition.TRANSITION_ACTIVATE)
-        assert _transition(c, Transition.TRANSITION_ACTIVE_SHUTDOWN)
+        assert managed.transition(Transition.TRANSITION_CONFIGURE)   # configurable again after cleanup
+        assert managed.transition(Transition.TRANSITION_ACTIVATE)
+        assert managed.transition(Transition.TRANSITION_ACTIVE_SHUTDOWN)
         assert node.proc.wait(30) == 0
         log = node.log()
         assert "shut down from active" in log and "Traceback" not in log

@@ -126,3 +126,26 @@ def test_kitti_playback_missing_player_or_tf2_starts_nothing(tmp_path):
         assert f"{package}" in output and "is not installed" in output, output
         assert "process started" not in output, output
         assert not launch.left_running(), output
+
+
+def test_stereo_launch_lifecycle_starts_the_managed_node_unconfigured(tmp_path):
+    """lifecycle:=true starts psmnet_lifecycle_node: its standard get_state service answers 'unconfigured'
+    (nothing loaded until configure); SIGINT ends it like the plain node."""
+    import time
+
+    from lifecycle_msgs.msg import State
+    from lifecycle_msgs.srv import GetState
+
+    with LaunchProcess(tmp_path / "launch.log", DOMAIN_ID, "stereo.launch.py", "lifecycle:=true",
+                       "namespace:=/managed_launch") as launch:
+        with ros_context(DOMAIN_ID) as context:
+            node = Node("lifecycle_launch_client", context=context)
+            client = node.create_client(GetState, "/managed_launch/psmnet_node/get_state")
+            assert client.wait_for_service(timeout_sec=60.0), launch.log()
+            future = client.call_async(GetState.Request())
+            assert spin_until(node, future.done, 30.0), launch.log()
+            assert future.result().current_state.id == State.PRIMARY_STATE_UNCONFIGURED
+            node.destroy_node()
+        time.sleep(0.5)
+        _assert_stopped_cleanly(launch)
+    assert "psmnet_lifecycle_node" in launch.log()

@@ -92,9 +92,9 @@ def node_parameters(args: argparse.Namespace) -> dict[str, object]:
     # frame as a live node would. The interval lets the node keep up, so the queue stays short.
     params = {"device": args.device, "precision": args.precision, "input_scale": args.input_scale,
               "qos": "reliable", "frame_queue_size": min(args.frames, DEMO_FRAME_QUEUE)}
-    params.update({k: v for k, v in (("checkpoint", args.checkpoint), ("variant", args.variant),
+    params.update({k: v for k, v in (("weights", args.checkpoint), ("variant", args.variant),
                                      ("maxdisp", args.maxdisp), ("align_corners", args.align_corners))
-                   if v not in (None, "")})   # "" = the default weights: the params file's empty checkpoint
+                   if v not in (None, "")})   # "" = the default weights: the params file's empty weights
     return params
 
 

@@ -13,6 +13,7 @@ from psmnet_ros.core.device import parse_device
 from psmnet_ros.core.errors import InputError, PSMNetError
 from psmnet_ros.core.estimator import MAX_INPUT_SCALE
 from psmnet_ros.core.fast.precision import PRECISIONS
+from psmnet_ros.core.output_layout import DECIMATIONS, DEPTH_ENCODINGS, POINT_FIELDS
 from psmnet_ros.core.psmnet import VARIANTS, check_maxdisp
 from psmnet_ros.core.stereo_products import depth_limits_problem
 from psmnet_ros.core.weights import CATALOG, DEFAULT, RANDOM, parse_weights
@@ -87,6 +88,19 @@ PARAMETERS = (
               "in [0, 1]) is below this are invalid in disparity, depth and points2; 0 = none",
               ("pixels less confident are invalid in disparity, depth, points2; 0 = none",), runtime=True,
               limits=(0.0, 1.0)),
+    Parameter("points_decimation", 1, "points2: every N-th row and column (1, 2, 4 or 8): an organized cloud of "
+              "the smaller size", ("points2: every N-th row and column (1 | 2 | 4 | 8)",), runtime=True,
+              limits=(1, 8, 1), choices=DECIMATIONS),
+    Parameter("points_organized", True, "points2: true = organized (image-shaped, NaN where invalid); false = only "
+              "the valid points (height 1, is_dense)", ("points2: true = image-shaped; false = valid points only",),
+              runtime=True),
+    Parameter("points_fields", "xyzrgb", "points2: xyzrgb (16 bytes a point) or xyz (12 bytes)",
+              ("points2: xyzrgb | xyz",), runtime=True, choices=tuple(POINT_FIELDS)),
+    Parameter("points_every", 1, "points2 for one frame in N (the other outputs every frame)",
+              ("points2 for one frame in N",), runtime=True, limits=(1, 1000, 1)),
+    Parameter("depth_encoding", "32FC1", "depth: 32FC1 (metres, NaN invalid) or 16UC1 (millimetres, 0 invalid or "
+              "beyond 65.535 m; REP 118)", ("32FC1 (m, NaN invalid) | 16UC1 (mm, 0 invalid)",), runtime=True,
+              choices=DEPTH_ENCODINGS),
     Parameter("qos", "auto", "input subscriptions: auto (the reliability the discovered publishers offer), "
               "sensor_data (best effort) or reliable",
               ("inputs: auto (the publishers' reliability, docs/qos.md) | sensor_data | reliable",),
@@ -129,7 +143,7 @@ def descriptor(name: str) -> ParameterDescriptor:
         low, high = p.limits
         result.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
     if p.choices:
-        result.additional_constraints = "one of: " + ", ".join(p.choices)
+        result.additional_constraints = "one of: " + ", ".join(map(str, p.choices))
     return result
 
 
@@ -194,7 +208,7 @@ def validate(settings: NodeSettings) -> None:
     for p in PARAMETERS:
         value = getattr(s, p.name)
         if p.choices and value not in p.choices:
-            _fail(p.name, value, "must be one of " + ", ".join(p.choices))
+            _fail(p.name, value, "must be one of " + ", ".join(map(str, p.choices)))
     _check("maxdisp", s.maxdisp, check_maxdisp, s.variant, s.maxdisp)
     _check("device", s.device, parse_device, s.device)
     if s.frame_queue_size and not s.batch_size <= s.frame_queue_size <= 1000:
@@ -223,7 +237,7 @@ def updated(settings: NodeSettings, parameters) -> NodeSettings:
     for parameter in parameters:
         if parameter.name not in RUNTIME:
             raise ParameterError(f"parameter '{parameter.name}' cannot be changed while the node runs")
-        changes[parameter.name] = float(parameter.value)
+        changes[parameter.name] = type(BY_NAME[parameter.name].default)(parameter.value)
     new = dataclasses.replace(settings, **changes)
     validate(new)
     return new

@@ -18,6 +18,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from psmnet_ros.core.errors import InputError
@@ -29,7 +30,7 @@ from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
 from psmnet_ros.ros.input_qos import InputSubscriptions
 from psmnet_ros.ros.memory import return_freed_memory
 from psmnet_ros.ros.node_logging import LOG_THROTTLE_S, ReasonLogger
-from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, frame_messages
+from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, OutputOptions, frame_messages
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, updated
 from psmnet_ros.ros.stereo_input import INPUTS, Frame, stamp_text, stereo_frame
 from psmnet_ros.ros.sync import StereoSynchronizer
@@ -79,10 +80,16 @@ class StereoPipeline:
         self.settings, self.estimator = settings, estimator
         self._stats = InferenceStats()
         self._dropped_before = 0  # frames dropped up to the previous published frame (FrameStats)
+        self._frames_published = 0
         node = self._node
+        # Reliable, depth 5 unless the parameters say otherwise: qos_overrides.<topic>.publisher.<policy>
+        # (reliability, durability, history, depth) in a params file or on the command line, the ROS 2 way.
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self._outputs = {o.topic: node.create_publisher(o.msg_type, o.topic, out_qos) for o in OUTPUTS}
-        self._pub_frame_stats = node.create_publisher(FRAME_STATS.msg_type, FRAME_STATS.topic, out_qos)
+        overrides = QoSOverridingOptions.with_default_policies()
+        self._outputs = {o.topic: node.create_publisher(o.msg_type, o.topic, out_qos,
+                                                        qos_overriding_options=overrides) for o in OUTPUTS}
+        self._pub_frame_stats = node.create_publisher(FRAME_STATS.msg_type, FRAME_STATS.topic, out_qos,
+                                                      qos_overriding_options=overrides)
         self._pub_diagnostics = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         if self._parameters_callback is None:
             self._parameters_callback = node.add_on_set_parameters_callback(self._on_set_parameters)
@@ -311,14 +318,18 @@ class StereoPipeline:
         building = time.monotonic()
         wanted = {topic for topic, publisher in self._outputs.items()
                   if not TOPICS[topic].on_demand or publisher.get_subscription_count()}
+        if self._frames_published % s.points_every:
+            wanted.discard("points2")  # points2 for one frame in points_every
         stats_wanted = self._pub_frame_stats.get_subscription_count() > 0
+        options = OutputOptions(s.points_decimation, s.points_organized, s.points_fields, s.depth_encoding)
         messages, products = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
                                             est.max_disparity(network_disparity.shape[1]), wanted,
-                                            s.min_depth, s.max_depth, confidence, s.confidence_threshold)
+                                            s.min_depth, s.max_depth, confidence, s.confidence_threshold, options)
         publishing = time.monotonic()
         for topic, msg in messages.items():
             self._outputs[topic].publish(msg)
         published = time.monotonic()
+        self._frames_published += 1
         self._stats.frame_out()
         dropped = self._queue.dropped + self._stats.frames_lost()
         if stats_wanted:

@@ -74,7 +74,7 @@ def test_auto_qos_reliable_player_then_best_effort_camera(node_process):
         publishers = _publishers(node, ReliabilityPolicy.RELIABLE)
         assert wait_for_subscribers(node, publishers, 30.0) and wait_for_publishers(node, [sub], 30.0)
         # lazy (default): the node subscribes once its output has a subscriber, with qos auto's choice
-        assert f"input QoS (qos=auto): reliable on {NAMESPACE}/left/image_rect" in node_process.log()
+        node_process.wait_for_log(f"input QoS (qos=auto): reliable on {NAMESPACE}/left/image_rect", 10.0)
         for k in range(3):
             for publisher, msg in zip(publishers, stereo_messages(*_pair(k), 1_000_000_000 * (k + 1))):
                 publisher.publish(msg)
@@ -96,7 +96,6 @@ def test_auto_qos_reliable_player_then_best_effort_camera(node_process):
 
         assert spin_until(node, came_out, 60.0), node_process.log()
         node.destroy_node()
-    log = node_process.log()
     for topic, _ in INPUTS:
-        assert f"{NAMESPACE}/{topic} now best effort (a publisher offers best effort" in log
+        node_process.wait_for_log(f"{NAMESPACE}/{topic} now best effort (a publisher offers best effort", 10.0)
     assert [m.header.stamp.sec for m in received] == [1, 2, 3, 10]

@@ -9,6 +9,6 @@ export OMP_NUM_THREADS=1
 # glibc keeps what PyTorch frees (no block mapped on its own, no trimming) for the tests and every process
 # they start. By default each forward pass maps its large activations afresh and the kernel zeroes every
 # page again: a quarter of a forward pass's CPU time went to the kernel. The tests that measure resident memory start their
-# processes with GLIBC_TUNABLES cleared. (Both measured in the README's Development section.)
+# processes with GLIBC_TUNABLES cleared. (Both measured in docs/development.md.)
 export GLIBC_TUNABLES="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296"
 exec python -m pytest -q -n 2 --dist loadfile "$@"

@@ -16,7 +16,7 @@ from ros_helpers import NodeProcess, reserve_domain_id, ros_context, spin_until,
 DOMAIN_ID = reserve_domain_id()
 STOP_LIMIT_S = 3.0
 """The issue's bound (systemd and ros2 launch wait longer before killing); measured at most 0.89 s in 50
-start/stop cycles with two busy processes (scripts/node_cycles.py, README Development)."""
+start/stop cycles with two busy processes (scripts/node_cycles.py, docs/development.md)."""
 INPUTS = (("left/image_rect", Image), ("left/camera_info", CameraInfo), ("right/image_rect", Image),
           ("right/camera_info", CameraInfo))
 

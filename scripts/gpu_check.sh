@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU check (README "Performance"): bash scripts/gpu_check.sh OUT_DIR [options of
+# The prepared GPU check (docs/performance.md): bash scripts/gpu_check.sh OUT_DIR [options of
 # python -m psmnet_ros.tools.gpu_check, e.g. --budget 470 --train-seconds 120 --device cpu --tiny].
 # On a bare GPU machine (its own python3 with CUDA PyTorch, no index to install from) it first installs
 # what scripts/gpu_check_prepare.sh put in .gpu_check/ (carry that folder): the cp3XX ROS 2 wheels

@@ -9,7 +9,6 @@ inputs) -> ``deactivate`` (inputs dropped, worker stopped, model kept) -> ``clea
 from __future__ import annotations
 
 import gc
-import threading
 import time
 
 import numpy as np
@@ -26,19 +25,16 @@ from psmnet_ros.core.estimator import StereoEstimator, load_estimator
 from psmnet_ros.core.frame_queue import FrameQueue
 from psmnet_ros.ros.conversions import stamp_ns
 from psmnet_ros.ros.diagnostics import InferenceStats, diagnostic_array
-from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
+from psmnet_ros.ros.frame_worker import FrameWorker
 from psmnet_ros.ros.input_qos import InputSubscriptions
 from psmnet_ros.ros.memory import return_freed_memory
-from psmnet_ros.ros.node_logging import LOG_THROTTLE_S, ReasonLogger
-from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS, TOPICS, OutputOptions, frame_messages
+from psmnet_ros.ros.node_logging import ReasonLogger
+from psmnet_ros.ros.outputs import FRAME_STATS, OUTPUTS
 from psmnet_ros.ros.parameters import NodeSettings, ParameterError, updated
-from psmnet_ros.ros.stereo_input import INPUTS, Frame, stamp_text, stereo_frame
+from psmnet_ros.ros.stereo_input import INPUTS, stamp_text, stereo_frame
 from psmnet_ros.ros.sync import StereoSynchronizer
 from psmnet_ros.ros.sync_watch import SyncWatch
 
-WORKER_JOIN_S = 0.5
-"""How long stopping waits for the worker thread to end (seconds): long enough to finish a
-publication, not a forward pass (seconds on a CPU, and it cannot be interrupted)."""
 LISTENER_CHECK_S = 0.2
 """How often the node looks for subscribers of its outputs (seconds): lazy subscription's reaction time."""
 SYNC_CHECK_S = 1.0
@@ -60,7 +56,6 @@ class StereoPipeline:
         self._inputs: InputSubscriptions | None = None
         self._timers: list = []
         self._worker = None
-        self._stopping = threading.Event()
         self._active = False
         self._idle_logged = False
         self._parameters_callback = None
@@ -79,8 +74,6 @@ class StereoPipeline:
         estimator.predict(warm, warm)  # the first pass allocates and selects kernels: not on a real frame
         self.settings, self.estimator = settings, estimator
         self._stats = InferenceStats()
-        self._dropped_before = 0  # frames dropped up to the previous published frame (FrameStats)
-        self._frames_published = 0
         node = self._node
         # Reliable, depth 5 unless the parameters say otherwise: qos_overrides.<topic>.publisher.<policy>
         # (reliability, durability, history, depth) in a params file or on the command line, the ROS 2 way.
@@ -105,11 +98,9 @@ class StereoPipeline:
         self._topics = self._input_topics()
         self._watch = SyncWatch([self._topics[name][0] for name in INPUTS], s.approximate_sync,
                                 s.approximate_sync_tolerance_seconds)
-        self._stopping = threading.Event()
         self._idle_logged = False
-        self._worker = threading.Thread(target=self._work, args=(self._queue, self._stopping), name="psmnet_worker",
-                                        daemon=True)
-        self._worker.start()
+        self._worker = FrameWorker(lambda: self.settings, self.estimator, self._queue, self._stats, self._outputs,
+                                   self._pub_frame_stats, self._reasons, self._logger)
         # Steady clock: the timers keep running when use_sim_time is set and no /clock is published.
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         node = self._node
@@ -136,11 +127,8 @@ class StereoPipeline:
             self._node.destroy_timer(timer)
         self._timers = []
         self._unsubscribe()
-        self._stopping.set()
         if self._worker is not None:
-            self._queue.close()
-            if self._worker is not threading.current_thread():
-                self._worker.join(WORKER_JOIN_S)
+            self._worker.stop()
             self._worker = None
 
     def cleanup(self) -> None:
@@ -250,95 +238,6 @@ class StereoPipeline:
         if self._active:
             self._queue.max_delay_s = new.max_batch_delay_ms / 1000.0
         return SetParametersResult(successful=True)
-
-    # ---------------------------------------------------------- worker thread
-    def _work(self, queue: FrameQueue, stopping: threading.Event) -> None:
-        last_size = None
-        while not stopping.is_set():
-            batch = queue.get_batch(timeout_s=0.5)
-            if not batch:
-                continue
-            try:
-                self._process(batch, stopping)
-                if batch[0].left.shape != last_size:  # a new size: what the old one's passes kept no longer fits
-                    last_size = batch[0].left.shape
-                    return_freed_memory()
-            except Exception as exc:  # keep serving: one broken batch must not end the worker
-                if stopping.is_set():
-                    return
-                self._stats.inference_failed(len(batch))
-                self._logger.error(f"dropping {len(batch)} frame(s): {type(exc).__name__}: {exc}",
-                                   throttle_duration_sec=LOG_THROTTLE_S)
-
-    def _process(self, batch: list[Frame], stopping: threading.Event) -> None:
-        estimator = self.estimator
-
-        def on_failure(index, exc):
-            frame = batch[index]
-            if isinstance(exc, InputError):
-                self._stats.bad_input()
-                reason = str(exc)
-            else:
-                self._stats.inference_failed()
-                reason = f"CUDA out of memory even for a single {frame.left.shape[1]}x{frame.left.shape[0]} pair"
-            self._reasons.warn(reason, f"dropping stereo frame {stamp_text(frame.header)}")
-
-        def on_retry(exc):
-            self._reasons.warn(f"{type(exc).__name__}: {exc}",
-                               f"batch of {len(batch)} failed, retrying one pair at a time")
-
-        passes = []  # (pairs, seconds) of each successful forward pass, in order
-
-        def on_batch(size, seconds):
-            self._stats.batch_done(size, seconds)
-            passes.append((size, seconds))
-
-        # The confidence costs a little; it is computed only when something uses it.
-        with_confidence = self.settings.confidence_threshold > 0 or \
-            self._outputs["confidence"].get_subscription_count() > 0
-        started = time.monotonic()
-        results = estimator.predict_batch_with_fallback([(f.left, f.right) for f in batch], on_failure,
-                                                        on_batch, on_retry, with_confidence)
-        done = [(frame, result if with_confidence else (result, None))
-                for frame, result in zip(batch, results) if result is not None]
-        # One pass for the whole batch, or (after a retry) one pass per pair that succeeded, in order.
-        shares = [passes[0][1] / len(batch)] * len(done) if len(passes) == 1 and passes[0][0] == len(batch) \
-            else [seconds for _, seconds in passes]
-        for (frame, (disparity, confidence)), inference_s in zip(done, shares):
-            if stopping.is_set():
-                return
-            self._publish(estimator, frame, disparity, confidence, started, inference_s,
-                          passes[0][0] if len(passes) == 1 else 1)
-
-    def _publish(self, est: StereoEstimator, frame: Frame, network_disparity: np.ndarray,
-                 confidence: np.ndarray | None, batch_started: float, inference_s: float, batch_size: int) -> None:
-        """Publish every output of one frame that has a subscriber, then its FrameStats if subscribed;
-        nothing is built for an output without subscribers."""
-        s = self.settings
-        building = time.monotonic()
-        wanted = {topic for topic, publisher in self._outputs.items()
-                  if not TOPICS[topic].on_demand or publisher.get_subscription_count()}
-        if self._frames_published % s.points_every:
-            wanted.discard("points2")  # points2 for one frame in points_every
-        stats_wanted = self._pub_frame_stats.get_subscription_count() > 0
-        options = OutputOptions(s.points_decimation, s.points_organized, s.points_fields, s.depth_encoding)
-        messages, products = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
-                                            est.max_disparity(network_disparity.shape[1]), wanted,
-                                            s.min_depth, s.max_depth, confidence, s.confidence_threshold, options)
-        publishing = time.monotonic()
-        for topic, msg in messages.items():
-            self._outputs[topic].publish(msg)
-        published = time.monotonic()
-        self._frames_published += 1
-        self._stats.frame_out()
-        dropped = self._queue.dropped + self._stats.frames_lost()
-        if stats_wanted:
-            timing = FrameTiming(frame.synchronized, batch_started, published, inference_s, publishing - building,
-                                 published - publishing, batch_size)
-            self._pub_frame_stats.publish(frame_stats_msg(
-                frame.header, timing, products.disparity, est.network_size(*network_disparity.shape), est.weights,
-                str(est.device), est.precision, dropped - self._dropped_before, confidence))
-        self._dropped_before = dropped
 
     # ------------------------------------------------------------ diagnostics
     def _publish_diagnostics(self) -> None:

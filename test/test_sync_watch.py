@@ -75,3 +75,16 @@ def test_offsets_hold_while_the_newest_set_is_still_arriving():
     level, text = watch.check(4.05)
     assert "/left/camera_info +50.0 ms, /right/image_rect +0.0 ms, /right/camera_info +0.0 ms" in text
     assert "e.g. 0.1)" in text
+
+
+def test_offsets_hold_when_one_input_lags_a_frame_behind():
+    """The node's callbacks can run an input's messages late under load: the camera infos (+50 ms) of the newest
+    frames have not been handled yet when the check runs."""
+    watch = SyncWatch(NAMES, approximate=False, tolerance_s=0.0)
+    for k in range(20):
+        t = k * 0.2  # 5 Hz
+        for i, offset in enumerate((0, 50, 0, 0)):
+            if i != 1 or k < 16:  # the left camera_infos of frames 16-19 still queued (0.8 s behind)
+                watch.arrived(i, round(t * 1e9) + offset * MS, t)
+    level, text = watch.check(4.0)
+    assert "/left/camera_info +50.0 ms" in text

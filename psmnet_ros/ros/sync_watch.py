@@ -87,9 +87,11 @@ class SyncWatch:
                 f"{self._names[0]}'s: {offsets}. {fix}")
 
     def _offset_ms(self, index: int) -> float:
-        """Median over the reference input's recent stamps (all but the newest, whose partners may still be on their
-        way) of the offset to input ``index``'s nearest stamp (milliseconds; a tie goes to the later stamp)."""
-        references = list(self._stamps[0])[:-1] or list(self._stamps[0])
+        """Median over the reference input's recent stamps of the offset to input ``index``'s nearest stamp
+        (milliseconds; a tie goes to the later stamp). Only reference stamps no newer than every input's newest are
+        used: their partners have arrived even when one input's callbacks lag behind the others'."""
+        newest_everywhere = min(stamps[-1] for stamps in self._stamps)
+        references = [stamp for stamp in self._stamps[0] if stamp <= newest_everywhere] or list(self._stamps[0])
         candidates = list(self._stamps[index])
         nearest = [min(candidates, key=lambda stamp: (abs(stamp - ref), -stamp)) - ref for ref in references[-5:]]
         return statistics.median(nearest) / 1e6

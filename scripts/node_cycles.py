@@ -26,17 +26,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from psmnet_ros.ros.outputs import OUTPUTS
+from psmnet_ros.ros.spinning import SpinThread
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test"))
@@ -133,10 +132,7 @@ def main(argv=None) -> int:
     with ros_context(domain_id) as context:
         node = Node("psmnet_node_cycles", context=context)
         feeder = Feeder(node)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
+        spin = SpinThread(node)
         try:
             for index in range(args.cycles):
                 result = run_cycle(index, domain_id, feeder, rng, args, log_dir)
@@ -146,8 +142,7 @@ def main(argv=None) -> int:
                       f"({result['phase']:<8})  exit {str(result['rc']):>4} after {result['exit_s']:.2f} s  {verdict}"
                       + (f"  (log: {result['log']})" if result["problems"] else ""), flush=True)
         finally:
-            executor.shutdown()
-            spinner.join()
+            spin.stop()
             node.destroy_node()
     failures = [r for r in results if r["problems"]]
     codes = collections.Counter(r["rc"] for r in results)

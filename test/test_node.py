@@ -19,13 +19,13 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from stereo_msgs.msg import DisparityImage
 
 from disparity_agreement import assert_disparities_agree
+from psmnet_ros.ros.spinning import SpinThread
 from ros_helpers import (NodeProcess, camera_info_msg, image_msg, make_header, reserve_domain_id,
                          ros_context)
 
@@ -186,17 +186,13 @@ def ros(nodes):
         clients = {"a": StereoClient(node, "/cam", ""), "b": StereoClient(node, "/approx", "/approx")}
         diagnostics = []
         node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 50)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
+        spin = SpinThread(node)
         try:
             for client in clients.values():
                 client.wait_connected()
             yield {"node": node, "diagnostics": diagnostics, **clients}
         finally:
-            executor.shutdown()
-            spinner.join()
+            spin.stop()
             node.destroy_node()
 
 

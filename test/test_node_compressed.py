@@ -5,18 +5,17 @@ Expected disparities come from the core StereoEstimator on the raw pixels (refer
 test_node.py); PNG is lossless, so the node's answer agrees with the raw pair's as two float32 evaluations of one
 network do (disparity_agreement.py); JPEG (quality 95) changes pixels, so only a bound holds.
 """
-import threading
 import time
 
 import numpy as np
 import pytest
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from stereo_msgs.msg import DisparityImage
 
 from disparity_agreement import assert_disparities_agree
+from psmnet_ros.ros.spinning import SpinThread
 from ros_helpers import NodeProcess, camera_info_msg, image_msg, make_header, reserve_domain_id, ros_context
 from psmnet_ros.core.image_codec import encode_image
 
@@ -110,17 +109,13 @@ def ros(reference_dir, tmp_path_factory):
         feeders = {"compressed": Feeder(node, "/cam", compressed=True, outputs="/png"),
                    "exact": Feeder(node, "/exact", compressed=False),
                    "approximate": Feeder(node, "/approximate", compressed=False)}
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
+        spin = SpinThread(node)
         try:
             for process in nodes.values():
                 process.wait_ready()
             yield {"nodes": nodes, **feeders}
         finally:
-            executor.shutdown()
-            spinner.join()
+            spin.stop()
             node.destroy_node()
             for process in nodes.values():
                 process.stop()
@@ -207,10 +202,7 @@ def test_a_compressed_kitti_bag_plays_into_a_compressed_node(tmp_path):
         listener = Node("kitti_bag_listener", context=context)
         received = []
         listener.create_subscription(DisparityImage, "/kitti/stereo/disparity", received.append, RELIABLE)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(listener)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
+        spin = SpinThread(listener)
         try:
             node.wait_ready()
             node.wait_for_log("subscribing to the inputs")
@@ -225,8 +217,7 @@ def test_a_compressed_kitti_bag_plays_into_a_compressed_node(tmp_path):
                 assert time.monotonic() < deadline, f"{len(received)} of 2 disparities:\n{node.log()}"
                 time.sleep(0.1)
         finally:
-            executor.shutdown()
-            spinner.join()
+            spin.stop()
             listener.destroy_node()
     stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in received]
     assert stamps == sorted(stamps) and len(set(stamps)) == 2

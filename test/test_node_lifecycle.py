@@ -4,7 +4,6 @@ while nobody takes an output, and psmnet_lifecycle_node driven through the stand
 Evidence comes from the ROS graph (whether the node subscribes to its inputs, seen by DDS discovery), the
 outputs, the node's log and /proc (resident memory); none from the node's own code.
 """
-import threading
 import time
 
 import numpy as np
@@ -12,12 +11,12 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from stereo_msgs.msg import DisparityImage
 
+from psmnet_ros.ros.spinning import SpinThread
 from ros_helpers import NodeProcess, reserve_domain_id, ros_context, stereo_messages
 
 DOMAIN_ID = reserve_domain_id()
@@ -40,14 +39,10 @@ class Client:
         self.disparities, self.diagnostics = [], []
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 50)
         self.disparity_subscription = None
-        self._executor = SingleThreadedExecutor(context=context)
-        self._executor.add_node(self.node)
-        self._spinner = threading.Thread(target=self._executor.spin, daemon=True)
-        self._spinner.start()
+        self._spin = SpinThread(self.node)
 
     def close(self):
-        self._executor.shutdown()
-        self._spinner.join()
+        self._spin.stop()
         self.node.destroy_node()
 
     def take_disparity(self, on: bool) -> None:

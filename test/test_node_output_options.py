@@ -6,20 +6,19 @@ message_filters, drops sets older than the last one unless time jumps back by mo
 Expected values come from first principles: the pinhole model (Z = fx B / d', X = (u - cx) Z / fx,
 Y = (v - cy) Z / fy) applied to the disparity the node published for the same frame, and REP 118's 16UC1.
 """
-import threading
 import time
 
 import numpy as np
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from stereo_msgs.msg import DisparityImage
 
 from psmnet_ros.msg import FrameStats
+from psmnet_ros.ros.spinning import SpinThread
 from ros_helpers import NodeProcess, reserve_domain_id, ros_context, stereo_messages
 
 DOMAIN_ID = reserve_domain_id()
@@ -40,10 +39,7 @@ class Client:
                                     ("points2", PointCloud2, RELIABLE), ("frame_stats", FrameStats, BEST_EFFORT)):
             self.node.create_subscription(msg_type, f"/opt/{name}", self._recorder(name), qos)
         self.set_parameters = self.node.create_client(SetParameters, "/opt/psmnet_node/set_parameters")
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
-        self.spinner.start()
+        self.spin = SpinThread(self.node)
 
     def _recorder(self, name):
         def record(msg):
@@ -99,8 +95,7 @@ def ros(tmp_path_factory):
         try:
             yield client, node
         finally:
-            client.executor.shutdown()
-            client.spinner.join()
+            client.spin.stop()
             client.node.destroy_node()
 
 

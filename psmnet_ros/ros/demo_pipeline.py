@@ -10,14 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import CameraInfo, Image
 
 from ..core.colorize import colorize, colorize_depth
@@ -29,6 +27,7 @@ from ..resources import share_file
 from .bag_player import open_bag
 from .conversions import float_image_to_array, image_to_rgb, pointcloud2_to_arrays
 from .recorder import OutputRecorder
+from .spinning import SpinThread
 
 NAMESPACE = "/stereo"
 LEFT_NS, RIGHT_NS = "/stereo/left", "/stereo/right"
@@ -103,13 +102,10 @@ def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate:
     frames = _frames_in_bag(bag, f"{LEFT_NS}/image_rect")
     context = rclpy.Context()
     rclpy.init(context=context)
-    executor = SingleThreadedExecutor(context=context)
     recorder = OutputRecorder(NAMESPACE, f"{LEFT_NS}/image_rect",
                               [(f"{LEFT_NS}/camera_info", CameraInfo), (f"{RIGHT_NS}/image_rect", Image),
                                (f"{RIGHT_NS}/camera_info", CameraInfo)], context=context)
-    executor.add_node(recorder)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spin = SpinThread(recorder)
     node = player = None
     try:
         with open(node_log, "w") as log:
@@ -136,8 +132,7 @@ def run_pipeline(bag: Path, out_dir: Path, node_params: dict[str, object], rate:
         for process in (player, node):
             if process is not None:
                 _stop(process)
-        executor.shutdown()
-        spinner.join()
+        spin.stop()
         recorder.destroy_node()
         rclpy.shutdown(context=context)
     write_results(recorder, out_dir)

@@ -28,12 +28,12 @@ def motorcycle_pair(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 _LISTENER = """
-import json, sys, threading
+import json, sys
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from psmnet_ros.ros.outputs import OUTPUTS
+from psmnet_ros.ros.spinning import SpinThread
 context = Context()
 rclpy.init(context=context)
 node = Node("psmnet_bench_listener", context=context)
@@ -48,13 +48,9 @@ for output in OUTPUTS:
     received[output.topic] = 0
     node.create_subscription(output.msg_type, "bench_subscribed/" + output.topic,
                              lambda msg, n=output.topic: count(n), 1)
-executor = SingleThreadedExecutor(context=context)
-executor.add_node(node)
-spinner = threading.Thread(target=executor.spin)
-spinner.start()
+spin = SpinThread(node)
 sys.stdin.read()
-executor.shutdown()
-spinner.join()
+spin.stop()
 node.destroy_node()
 context.try_shutdown()
 print(json.dumps(received), flush=True)

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 from .check import Check
@@ -34,7 +33,6 @@ def run_node(check: Check) -> dict:
     import rclpy
     from builtin_interfaces.msg import Time
     from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
@@ -43,6 +41,7 @@ def run_node(check: Check) -> dict:
     from ...core.calibration import StereoCalibration
     from ...ros.conversions import camera_info_msgs, rgb_image_msg
     from ...ros.recorder import OutputRecorder
+    from ...ros.spinning import SpinThread
 
     height, width = check.sizes.image
     pairs = kitti_sized_pairs(2, (height, width))
@@ -61,11 +60,7 @@ def run_node(check: Check) -> dict:
     publishers = [feeder.create_publisher(t, name, qos) for name, t in (
         ("left/image_rect", Image), ("left/camera_info", CameraInfo), ("right/image_rect", Image),
         ("right/camera_info", CameraInfo))]
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(recorder)
-    executor.add_node(feeder)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spin = SpinThread(recorder, feeder)
     sent: dict[int, float] = {}
     failed: list[str] = []  # the phase's refused publications (RCLError texts)
     node_log = check.work / "node.log"
@@ -129,8 +124,7 @@ def run_node(check: Check) -> dict:
             except subprocess.TimeoutExpired:
                 os.killpg(node.pid, signal.SIGKILL)
                 node.wait()
-        executor.shutdown()
-        spinner.join(5)
+        spin.stop()
         recorder.destroy_node()
         feeder.destroy_node()
         context.try_shutdown()

@@ -28,6 +28,14 @@ def test_depth_is_f_times_b_over_d_and_invalid_is_nan():
     assert np.isnan(z[0, 1]) and np.isnan(z[0, 2]) and np.isnan(z[1, 0])
 
 
+def test_depth_of_an_infinite_disparity_is_nan_and_can_be_written_in_place():
+    d = np.array([[np.inf, 35.0, -np.inf]], np.float32)
+    out = np.zeros((1, 3), np.float32)
+    assert disparity_to_depth(d, pinhole(size=(3, 1)), out=out) is out
+    assert np.isnan(out[0, 0]) and np.isnan(out[0, 2])
+    np.testing.assert_allclose(out[0, 1], 10.0)         # 700 * 0.5 / 35
+
+
 def test_points_reproject_with_the_left_camera():
     depth = np.full((3, 4), 2.0, np.float32)
     depth[0, 0] = np.nan

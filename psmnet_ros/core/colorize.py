@@ -4,33 +4,47 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .scratch import Scratch, opencv_into
+
 DEPTH_PERCENTILES = (2.0, 98.0)
 """Percentiles of inverse depth that span a depth colouring: a few stray points do not squeeze the rest."""
 
 
-_TURBO_RGB = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_TURBO)[:, :, ::-1].copy()
-"""OpenCV's turbo colour map as a 256x1x3 RGB lookup table."""
+_TURBO_RGBX = np.zeros((256, 4), dtype=np.uint8)
+_TURBO_RGBX[:, :3] = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_TURBO)[:, 0, ::-1]
+_TURBO_RGBX = _TURBO_RGBX.view(np.int32)
+"""OpenCV's turbo colour map as 256 R, G, B, 0 byte quadruples read as int32: a lookup table for cv2.LUT."""
 
 
-def colorize(values: np.ndarray, vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+def colorize(values: np.ndarray, vmin: float | None = None, vmax: float | None = None,
+             out: np.ndarray | None = None, scratch: Scratch | None = None) -> np.ndarray:
     """HxW float -> HxWx3 uint8 RGB with the turbo colour map (vmin blue, vmax red); NaN/inf are black.
 
-    vmin/vmax default to the finite minimum and maximum of ``values``.
+    The map's entry is floor(255 (v - vmin) / (vmax - vmin)) clipped to [0, 255] (float32 arithmetic). vmin/vmax
+    default to the finite minimum and maximum of ``values``. ``out``: an HxWx3 uint8 array to write into (returned);
+    ``scratch`` keeps the temporaries.
     """
     v = np.asarray(values, dtype=np.float32)
-    finite = np.isfinite(v)
+    scratch = Scratch() if scratch is None else scratch
+    out = np.empty(v.shape + (3,), dtype=np.uint8) if out is None else out
+    finite = np.isfinite(v, out=scratch("colorize.finite", v.shape, bool))
     if not finite.any():
-        return np.zeros(v.shape + (3,), dtype=np.uint8)
+        out[...] = 0
+        return out
     lo = float(v[finite].min()) if vmin is None else float(vmin)
     hi = float(v[finite].max()) if vmax is None else float(vmax)
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    scaled = np.where(finite, v, np.float32(lo))
-    scaled -= np.float32(lo)
+    scaled = np.subtract(v, np.float32(lo), out=scratch("colorize.scaled", v.shape, np.float32))
     scaled *= np.float32(scale)
-    grey = np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
-    # One lookup for the three channels, then black where the value is not finite (OpenCV: one pass each).
-    rgb = cv2.LUT(cv2.merge([grey, grey, grey]), _TURBO_RGB)
-    return cv2.bitwise_and(rgb, rgb, dst=np.zeros_like(rgb), mask=finite.view(np.uint8))
+    np.clip(scaled, 0, 255, out=scaled)
+    index = scratch("colorize.index", v.shape, np.uint8)
+    with np.errstate(invalid="ignore"):  # NaN has no index; those pixels are made black below
+        np.copyto(index, scaled, casting="unsafe")
+    # One lookup of four bytes a pixel, black where not finite, then the first three bytes (OpenCV, one pass each).
+    rgbx = scratch("colorize.rgbx", v.shape, np.int32)
+    opencv_into(rgbx, cv2.LUT(index, _TURBO_RGBX, dst=rgbx))
+    np.multiply(rgbx, finite.view(np.uint8), out=rgbx)
+    return opencv_into(out, cv2.cvtColor(rgbx.view(np.uint8).reshape(v.shape + (4,)), cv2.COLOR_RGBA2RGB, dst=out))
 
 
 def depth_range(depth: np.ndarray) -> tuple[float, float]:

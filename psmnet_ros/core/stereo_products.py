@@ -72,28 +72,40 @@ class StereoProducts:
 
 def stereo_products(network_disparity: np.ndarray, calibration: StereoCalibration, *, depth: bool = True,
                     points: bool = True, min_depth_m: float = 0.0, max_depth_m: float = 0.0,
-                    invalid: np.ndarray | None = None) -> StereoProducts:
+                    invalid: np.ndarray | None = None, disparity_out: np.ndarray | None = None,
+                    depth_out: np.ndarray | None = None) -> StereoProducts:
     """The corrected disparity, and on request depth and points, of an HxW network disparity (pixels).
 
     min_depth_m / max_depth_m (0 = no limit; :func:`check_depth_limits`): points nearer / farther are NaN
     (the depth image keeps them). invalid: optional HxW bool mask of pixels to mark invalid (NaN) in all three.
+    disparity_out / depth_out: HxW float32 arrays to compute the disparity / depth into (a message's data field).
     """
     check_depth_limits(min_depth_m, max_depth_m)
     network_disparity = np.asarray(network_disparity)
     if network_disparity.shape[::-1] != calibration.size:
         raise InputError(f"disparity is {network_disparity.shape[1]}x{network_disparity.shape[0]} px but the camera "
                          f"is {calibration.size[0]}x{calibration.size[1]} px")
-    disparity = corrected_disparity(network_disparity, calibration)
+    if disparity_out is None:
+        disparity = corrected_disparity(network_disparity, calibration)
+    else:
+        disparity = np.add(np.asarray(network_disparity, dtype=np.float32), np.float32(calibration.doffs),
+                           out=disparity_out)
     if invalid is not None:
         disparity[invalid] = np.nan
     if not (depth or points):
         return StereoProducts(disparity)
-    z = disparity_to_depth(disparity, calibration)
+    z = disparity_to_depth(disparity, calibration, out=depth_out)
     if not points:
         return StereoProducts(disparity, z)
     xyz = depth_to_points(z, calibration)
-    outside = z < min_depth_m
-    if max_depth_m:
-        outside |= z > max_depth_m
-    xyz[outside] = np.nan
+    xyz[~depth_within(z, min_depth_m, max_depth_m)] = np.nan
     return StereoProducts(disparity, z if depth else None, xyz)
+
+
+def depth_within(depth: np.ndarray, min_depth_m: float, max_depth_m: float) -> np.ndarray:
+    """HxW bool: where the depth (metres) is not outside the limits (max 0 = no limit); NaN depth counts as within
+    (it is invalid anyway)."""
+    outside = depth < min_depth_m
+    if max_depth_m:
+        outside |= depth > max_depth_m
+    return ~outside

@@ -15,8 +15,9 @@ from psmnet_ros.ros.diagnostics import InferenceStats
 from psmnet_ros.ros.frame_stats import FrameTiming, frame_stats_msg
 from psmnet_ros.ros.memory import return_freed_memory
 from psmnet_ros.ros.node_logging import LOG_THROTTLE_S, ReasonLogger
-from psmnet_ros.ros.outputs import TOPICS, OutputOptions, frame_messages
+from psmnet_ros.ros.outputs import TOPICS, FrameBuffers, OutputOptions, frame_messages
 from psmnet_ros.ros.parameters import NodeSettings
+from psmnet_ros.ros.serialized_publishing import publish_serialized
 from psmnet_ros.ros.stereo_input import Frame, stamp_text
 
 WORKER_JOIN_S = 0.5
@@ -36,6 +37,7 @@ class FrameWorker:
         self._stopping = threading.Event()
         self._frames_published = 0
         self._dropped_before = 0  # frames dropped up to the previous published frame (FrameStats)
+        self._buffers = FrameBuffers()  # the messages of the frame being published, reused by the next
         self._thread = threading.Thread(target=self._run, name="psmnet_worker", daemon=True)
         self._thread.start()
 
@@ -120,10 +122,11 @@ class FrameWorker:
         options = OutputOptions(s.points_decimation, s.points_organized, s.points_fields, s.depth_encoding)
         messages, products = frame_messages(network_disparity, frame.left, frame.camera, frame.header,
                                             est.max_disparity(network_disparity.shape[1]), wanted,
-                                            s.min_depth, s.max_depth, confidence, s.confidence_threshold, options)
+                                            s.min_depth, s.max_depth, confidence, s.confidence_threshold, options,
+                                            self._buffers)
         publishing = time.monotonic()
         for topic, msg in messages.items():
-            self._outputs[topic].publish(msg)
+            publish_serialized(self._outputs[topic], msg)
         published = time.monotonic()
         self._frames_published += 1
         self._stats.frame_out()

@@ -13,7 +13,6 @@ import numpy as np
 
 from ..core.calibration import StereoCalibration
 from ..core.errors import InputError
-from ..core.stereo_products import stereo_products
 
 KITTI_SIZE = (1242, 375)
 """Width and height (pixels) of the node-overhead measurement."""
@@ -68,12 +67,14 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     """Median milliseconds of each per-frame CPU step of the node at KITTI size, rclpy publishing included.
 
     The steps are the node's own calls: :func:`~psmnet_ros.ros.conversions.image_to_rgb` on rgb8 Image
-    messages of the Motorcycle pair resized to KITTI size, and :func:`~psmnet_ros.ros.outputs.frame_messages`
-    (stereo products, then every output's message) on a synthetic disparity and confidence ramp with a
-    KITTI-like camera; stereo_products alone is timed too, as a part of it. Publishing is timed twice: on topics nobody
-    subscribes to, and on topics a subscriber in another process receives (ROS domain and discovery
-    range from the environment). The copy floor is one copy of every published message's bytes; the last row is
-    the median over the frames of total / copy floor, both measured on the same frame.
+    messages of the Motorcycle pair resized to KITTI size, :func:`~psmnet_ros.ros.outputs.frame_messages`
+    (stereo products and every output's message, in buffers reused from frame to frame as the node does) on a
+    synthetic disparity and confidence ramp with a KITTI-like camera, and
+    :func:`~psmnet_ros.ros.serialized_publishing.publish_serialized`. Publishing is timed on topics a subscriber in
+    another process receives (ROS domain and discovery range from the environment) and on topics nobody subscribes
+    to; there also as Python bytes through rclpy's ``Publisher.publish``, for comparison. The copy floor is one copy of every
+    published message's bytes; the last row is the median over the frames of total / copy floor, both measured on
+    the same frame.
     """
     import rclpy  # here, not at the top: psmnet-bench runs without ROS unless asked for this table
     from rclpy.context import Context
@@ -81,7 +82,8 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     from std_msgs.msg import Header
 
     from ..ros.conversions import image_to_rgb, rgb_image_msg
-    from ..ros.outputs import OUTPUTS, frame_messages
+    from ..ros.outputs import OUTPUTS, FrameBuffers, OutputOptions, frame_messages
+    from ..ros.serialized_publishing import publish_serialized
 
     width, height = KITTI_SIZE
     maxdisp = 192
@@ -94,6 +96,7 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     images = [rgb_image_msg(left, header), rgb_image_msg(right, header)]
     steps: dict[str, list[float]] = {}
     floor_buffer = None
+    buffers = FrameBuffers()
 
     def timed(step, fn, *fn_args):
         start = time.perf_counter()
@@ -118,18 +121,20 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
             start = time.perf_counter()
             rgb = timed("Image -> RGB array (left + right)", lambda: [image_to_rgb(m) for m in images])[0]
             messages, _ = timed(f"frame messages (products + {count} messages)", frame_messages, disparity, rgb,
-                                camera, header, float(maxdisp - 1), set(heard), 0.0, 0.0, confidence)
+                                camera, header, float(maxdisp - 1), set(heard), 0.0, 0.0, confidence, 0.0,
+                                OutputOptions(), buffers)
             timed(f"publish {count} messages, subscribed",
-                  lambda: [heard[n].publish(m) for n, m in messages.items()])
+                  lambda: [publish_serialized(heard[n], m) for n, m in messages.items()])
             steps.setdefault("total, subscribed", []).append((time.perf_counter() - start) * 1000.0)
             timed(f"publish {count} messages, no subscriber",
-                  lambda: [quiet[n].publish(m) for n, m in messages.items()])
-            timed("  of which stereo products (depth, points)", stereo_products, disparity, camera)
+                  lambda: [publish_serialized(quiet[n], m) for n, m in messages.items()])
+            timed(f"publish {count} messages, no subscriber, as bytes through rclpy",
+                  lambda: [quiet[n].publish(m.tobytes()) for n, m in messages.items()])
             if floor_buffer is None:
-                floor_buffer = np.empty(sum(len(m) for m in messages.values()), dtype=np.uint8)
+                floor_buffer = np.empty(sum(m.nbytes for m in messages.values()), dtype=np.uint8)
             timed(COPY_FLOOR, _copy_all, messages.values(), floor_buffer)
         delivered = _wait_for_line(listener, "complete", timeout_s=30.0, keep_publishing=lambda: [
-            heard[n].publish(m) for n, m in messages.items()])
+            publish_serialized(heard[n], m) for n, m in messages.items()])
     finally:
         node.destroy_node()
         context.try_shutdown()
@@ -150,8 +155,8 @@ def _copy_all(messages, buffer: np.ndarray) -> None:
     """One copy of every message's bytes into ``buffer`` (the physical floor of building them)."""
     offset = 0
     for message in messages:
-        buffer[offset:offset + len(message)] = np.frombuffer(message, dtype=np.uint8)
-        offset += len(message)
+        buffer[offset:offset + message.nbytes] = message
+        offset += message.nbytes
 
 
 def _wait_for_line(process, line: str, timeout_s: float, keep_publishing) -> bool:

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from std_msgs.msg import Header
 
+from message_reference import disparity_msg, float_image_msg, pointcloud2_msg
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.colorize import colorize
 from psmnet_ros.core.stereo_products import stereo_products
-from psmnet_ros.ros.conversions import disparity_msg, float_image_msg, pointcloud2_msg, rgb_image_msg
+from psmnet_ros.ros.conversions import rgb_image_msg
 from psmnet_ros.ros.outputs import DELTA_D, INVALID_BELOW_MIN, OUTPUTS, FrameBuffers, frame_messages
 from wire_reference import assert_wire_equal
 

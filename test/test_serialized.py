@@ -7,7 +7,8 @@ import pytest
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from psmnet_ros.ros.conversions import disparity_msg, float_image_msg, pointcloud2_msg, rgb_image_msg
+from message_reference import disparity_msg, float_image_msg, pointcloud2_msg
+from psmnet_ros.ros.conversions import rgb_image_msg
 from psmnet_ros.ros.serialized import (DATA_ALIGNMENT, MessageBuffer, disparity_message, image_message,
                                       pointcloud2_message)
 from wire_reference import assert_wire_equal

@@ -96,7 +96,8 @@ def _new_cloud(height: int, width: int, point_step: int) -> np.ndarray:
 def _packed_rgb(rgb: np.ndarray, bgra: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 RGB -> HxW float32 whose little-endian bytes are B, G, R, 0 (the uint32 0x00RRGGBB), in
     ``bgra`` (HxWx4 uint8)."""
-    opencv_into(bgra, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGRA, dst=bgra))  # alpha 255 (cleared below)
+    # B, G, R and an alpha of 255, cleared below
+    opencv_into(bgra, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGRA, dst=bgra))
     packed = bgra.view("<u4").reshape(rgb.shape[:2])
     np.bitwise_and(packed, np.uint32(0x00FFFFFF), out=packed)
     return packed.view("<f4")

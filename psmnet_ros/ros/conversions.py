@@ -11,8 +11,7 @@ from __future__ import annotations
 import array
 
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField, RegionOfInterest
-from stereo_msgs.msg import DisparityImage
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError
@@ -26,8 +25,7 @@ _RGB_ORDER = {"mono8": [0, 0, 0], "rgb8": [0, 1, 2], "bgr8": [2, 1, 0],
 
 _HAS_CHECK_FIELDS = "_check_fields" in Image.__slots__
 
-# Organized cloud layout: x, y, z, rgb as float32, 16 bytes a point.
-_POINT_STEP = 16
+# The cloud fields the decoder reads: x, y, z, rgb, each one float32.
 _CLOUD_FIELDS = (("x", 0), ("y", 4), ("z", 8), ("rgb", 12))
 
 
@@ -93,73 +91,6 @@ def rgb_image_msg(rgb: np.ndarray, header) -> Image:
     msg = _new(Image, header=header, height=height, width=width, encoding="rgb8",
                is_bigendian=0, step=3 * width)
     msg.data = _byte_array(rgb)
-    return msg
-
-
-def float_image_msg(values: np.ndarray, header) -> Image:
-    """HxW float -> 32FC1 Image (little-endian, step = 4*width); NaN kept (REP 118 invalid)."""
-    values = np.asarray(values)
-    if values.ndim != 2 or not np.issubdtype(values.dtype, np.floating):
-        raise InputError(f"expected an HxW float image, got shape {values.shape} "
-                         f"dtype {values.dtype}")
-    height, width = values.shape
-    msg = _new(Image, header=header, height=height, width=width, encoding="32FC1",
-               is_bigendian=0, step=4 * width)
-    msg.data = _byte_array(values.astype("<f4", copy=False))
-    return msg
-
-
-def disparity_msg(disparity: np.ndarray, header, focal_px: float, baseline_m: float,
-                  min_disparity: float, max_disparity: float, delta_d: float,
-                  valid_window: tuple[int, int, int, int]) -> DisparityImage:
-    """stereo_msgs/DisparityImage: 32FC1 disparity (pixels) with f (pixels), T (metres).
-
-    valid_window = (x_offset, y_offset, width, height) in pixels of the region
-    where disparities can be valid.
-    """
-    x_offset, y_offset, width, height = (int(v) for v in valid_window)
-    if min(x_offset, y_offset, width, height) < 0:
-        raise InputError(f"valid_window must be non-negative (x, y, width, height), "
-                         f"got {tuple(valid_window)}")
-    return DisparityImage(
-        header=header, image=float_image_msg(disparity, header),
-        f=float(focal_px), t=float(baseline_m),
-        valid_window=RegionOfInterest(x_offset=x_offset, y_offset=y_offset,
-                                      width=width, height=height, do_rectify=False),
-        min_disparity=float(min_disparity), max_disparity=float(max_disparity),
-        delta_d=float(delta_d))
-
-
-def pointcloud2_msg(points: np.ndarray, rgb: np.ndarray, header) -> PointCloud2:
-    """Organized cloud (height H, width W) of x, y, z (metres, NaN invalid) and packed rgb.
-
-    points: HxWx3 float32; rgb: HxWx3 uint8. Each point is 16 bytes,
-    little-endian: float32 x, y, z at offsets 0, 4, 8, and at offset 12 the
-    uint32 0x00RRGGBB read as a float32 (the PCL / RViz "rgb" convention).
-    """
-    points = np.asarray(points)
-    rgb = np.asarray(rgb)
-    if points.ndim != 3 or points.shape[2] != 3:
-        raise InputError(f"expected HxWx3 points, got shape {points.shape}")
-    if rgb.dtype != np.uint8 or rgb.shape != points.shape:
-        raise InputError(f"expected HxWx3 uint8 colours of the points' shape {points.shape}, "
-                         f"got shape {rgb.shape} dtype {rgb.dtype}")
-    height, width = points.shape[:2]
-    data = array.array("B", [0]) * (height * width * _POINT_STEP)
-    cloud = np.frombuffer(data, dtype=np.uint8).reshape(height, width, _POINT_STEP)
-    xyz = cloud.view("<f4")  # H x W x 4 floats sharing data's memory
-    for axis in range(3):
-        xyz[:, :, axis] = points[:, :, axis]
-    cloud[:, :, 12] = rgb[:, :, 2]  # little-endian 0x00RRGGBB: bytes B, G, R, 0 (already 0)
-    cloud[:, :, 13] = rgb[:, :, 1]
-    cloud[:, :, 14] = rgb[:, :, 0]
-    del cloud, xyz  # release the buffer views so the array is an ordinary message field again
-    msg = _new(PointCloud2, header=header, height=height, width=width,
-               fields=[PointField(name=name, offset=offset, datatype=PointField.FLOAT32, count=1)
-                       for name, offset in _CLOUD_FIELDS],
-               is_bigendian=False, point_step=_POINT_STEP, row_step=_POINT_STEP * width,
-               is_dense=False)
-    msg.data = data
     return msg
 
 

@@ -72,9 +72,9 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
     synthetic disparity and confidence ramp with a KITTI-like camera, and
     :func:`~psmnet_ros.ros.serialized_publishing.publish_serialized`. Publishing is timed on topics a subscriber in
     another process receives (ROS domain and discovery range from the environment) and on topics nobody subscribes
-    to; there also as Python bytes through rclpy's ``Publisher.publish``, for comparison. The copy floor is one copy of every
-    published message's bytes; the last row is the median over the frames of total / copy floor, both measured on
-    the same frame.
+    to; there also as Python bytes through rclpy's ``Publisher.publish``, for comparison. The copy floor is one copy
+    of every published message's bytes; the last row is the median over the frames of total / copy floor, both
+    measured on the same frame.
     """
     import rclpy  # here, not at the top: psmnet-bench runs without ROS unless asked for this table
     from rclpy.context import Context

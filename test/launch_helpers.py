@@ -52,6 +52,13 @@ def write_params(path: Path, **values) -> Path:
     return path
 
 
+SIGINT_AS_IN_A_TERMINAL = [sys.executable, "-c", "import os, signal, sys; "
+                           "signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"]
+"""Prefix of a command line: the command runs (same process) with SIGINT at its default action. A shell that runs the
+test suite as a background job without job control starts it with SIGINT ignored, every child inherits that, and
+ros2 launch started with SIGINT ignored does not react to SIGINT at all (measured: still running 20 s after it)."""
+
+
 class LaunchProcess:
     """``ros2 launch psmnet_ros LAUNCH_FILE ARGUMENTS`` on ``domain_id``, output to ``log_path``. A context
     manager: leaving it stops the launch (SIGINT) and kills whatever it left running."""
@@ -59,8 +66,9 @@ class LaunchProcess:
     def __init__(self, log_path: Path, domain_id: int, launch_file: str, *arguments: str):
         self.log_path = Path(log_path)
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(["ros2", "launch", "psmnet_ros", launch_file, *arguments], cwd=REPO,
-                                     env=launch_env(domain_id), stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([*SIGINT_AS_IN_A_TERMINAL, "ros2", "launch", "psmnet_ros", launch_file,
+                                      *arguments], cwd=REPO, env=launch_env(domain_id), stdout=self._log,
+                                     stderr=subprocess.STDOUT)
         self._seen = {}  # pid -> psutil.Process of every descendant seen
 
     def __enter__(self) -> "LaunchProcess":

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 from std_msgs.msg import Header
 
-from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.estimator import load_estimator
 from psmnet_ros.ros.outputs import OutputOptions, frame_messages
-from psmnet_ros.tools.node_overhead import KITTI_SIZE, motorcycle_pair
+from psmnet_ros.tools.node_overhead import KITTI_SIZE, kitti_like_camera, motorcycle_pair
 
 RATE_HZ = 10.0
 THRESHOLD = 0.9
@@ -41,7 +40,7 @@ def bandwidth_rows(disparity: np.ndarray, confidence: np.ndarray, left: np.ndarr
     """(label, bytes per frame) of each row of ROWS for one frame: HxW disparity and confidence, HxWx3 uint8 left
     image, the KITTI-like camera at that size."""
     height, width = disparity.shape
-    camera = StereoCalibration.from_pinhole(721.5377, 0.5327, (width - 1) / 2, (height - 1) / 2, (width, height))
+    camera = kitti_like_camera(width, height)
     header = Header(frame_id="stereo_left_optical")
     rows = []
     for label, topic, options in ROWS:

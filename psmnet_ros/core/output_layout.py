@@ -72,7 +72,10 @@ def pack_cloud(depth: np.ndarray, rgb: np.ndarray | None, calibration: StereoCal
     z = depth[::n, ::n]
     shape = z.shape
     if min_depth_m or max_depth_m:
-        z = np.where(depth_within(z, min_depth_m, max_depth_m), z, np.float32(np.nan))
+        limited = scratch("cloud.z", shape, np.float32)
+        np.copyto(limited, z)
+        np.copyto(limited, np.float32(np.nan), where=~depth_within(z, min_depth_m, max_depth_m))
+        z = limited
     planes = [np.multiply(u[None, ::n], z, out=scratch("cloud.x", shape, np.float32)),
               np.multiply(v[::n, None], z, out=scratch("cloud.y", shape, np.float32)), np.ascontiguousarray(z)]
     if with_rgb:

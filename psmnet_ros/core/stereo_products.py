@@ -35,11 +35,12 @@ def check_depth_limits(min_depth_m: float, max_depth_m: float) -> None:
         raise InputError(f"{which}imum depth {min_depth_m if which == 'min' else max_depth_m} {reason}")
 
 
-def corrected_disparity(network_disparity: np.ndarray, calibration: StereoCalibration | None) -> np.ndarray:
+def corrected_disparity(network_disparity: np.ndarray, calibration: StereoCalibration | None,
+                        out: np.ndarray | None = None) -> np.ndarray:
     """d' = d + (cx_right - cx_left): the published disparity of a network (or any x_left - x_right)
-    disparity, float32 pixels; unchanged without a calibration."""
+    disparity, float32 pixels; unchanged without a calibration. ``out``: a float32 array to write into (returned)."""
     doffs = np.float32(calibration.doffs if calibration else 0.0)
-    return np.asarray(network_disparity, dtype=np.float32) + doffs
+    return np.add(np.asarray(network_disparity, dtype=np.float32), doffs, out=out)
 
 
 def uncorrected_disparity(disparity: np.ndarray, calibration: StereoCalibration | None) -> np.ndarray:
@@ -85,11 +86,7 @@ def stereo_products(network_disparity: np.ndarray, calibration: StereoCalibratio
     if network_disparity.shape[::-1] != calibration.size:
         raise InputError(f"disparity is {network_disparity.shape[1]}x{network_disparity.shape[0]} px but the camera "
                          f"is {calibration.size[0]}x{calibration.size[1]} px")
-    if disparity_out is None:
-        disparity = corrected_disparity(network_disparity, calibration)
-    else:
-        disparity = np.add(np.asarray(network_disparity, dtype=np.float32), np.float32(calibration.doffs),
-                           out=disparity_out)
+    disparity = corrected_disparity(network_disparity, calibration, out=disparity_out)
     if invalid is not None:
         disparity[invalid] = np.nan
     if not (depth or points):

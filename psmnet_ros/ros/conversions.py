@@ -15,6 +15,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from psmnet_ros.core.calibration import StereoCalibration
 from psmnet_ros.core.errors import InputError
+from psmnet_ros.core.output_layout import POINT_FIELDS
 
 SUPPORTED_ENCODINGS = ("mono8", "rgb8", "bgr8", "rgba8", "bgra8")
 
@@ -25,8 +26,6 @@ _RGB_ORDER = {"mono8": [0, 0, 0], "rgb8": [0, 1, 2], "bgr8": [2, 1, 0],
 
 _HAS_CHECK_FIELDS = "_check_fields" in Image.__slots__
 
-# The cloud fields the decoder reads: x, y, z, rgb, each one float32.
-_CLOUD_FIELDS = (("x", 0), ("y", 4), ("z", 8), ("rgb", 12))
 
 
 def _new(msg_class, **fields):
@@ -109,7 +108,7 @@ def float_image_to_array(msg: Image) -> np.ndarray:
 def pointcloud2_to_arrays(msg: PointCloud2) -> tuple[np.ndarray, np.ndarray]:
     """Organized little-endian x, y, z, rgb FLOAT32 cloud -> (HxWx3 float32 metres, HxWx3 uint8 RGB)."""
     offsets = {f.name: f.offset for f in msg.fields if f.datatype == PointField.FLOAT32}
-    missing = [name for name, _ in _CLOUD_FIELDS if name not in offsets]
+    missing = [name for name, _ in POINT_FIELDS["xyzrgb"] if name not in offsets]
     if missing or msg.is_bigendian:
         raise InputError(f"expected a little-endian cloud with FLOAT32 fields x, y, z, rgb; missing {missing}")
     if len(msg.data) < msg.row_step * msg.height or msg.row_step < msg.point_step * msg.width:

@@ -16,6 +16,15 @@ from ..core.errors import InputError
 
 KITTI_SIZE = (1242, 375)
 """Width and height (pixels) of the node-overhead measurement."""
+KITTI_FX, KITTI_BASELINE_M = 721.5377, 0.5327
+"""Focal length (pixels) and baseline (metres) of KITTI's colour cameras (drive 2011_09_26)."""
+
+
+def kitti_like_camera(width: int, height: int) -> StereoCalibration:
+    """A rectified pair with KITTI's focal length and baseline at ``width`` x ``height`` pixels, principal points
+    at the image centre."""
+    return StereoCalibration.from_pinhole(KITTI_FX, KITTI_BASELINE_M, (width - 1) / 2, (height - 1) / 2,
+                                          (width, height))
 
 
 def motorcycle_pair(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +96,7 @@ def node_overhead(repeats: int) -> list[tuple[str, float]]:
 
     width, height = KITTI_SIZE
     maxdisp = 192
-    camera = StereoCalibration.from_pinhole(721.5377, 0.5327, (width - 1) / 2, (height - 1) / 2, (width, height))
+    camera = kitti_like_camera(width, height)
     left, right = motorcycle_pair(width, height)
     disparity = np.broadcast_to(np.linspace(2.0, 120.0, height, dtype=np.float32)[:, None], (height, width)).copy()
     confidence = np.broadcast_to(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, width)).copy()

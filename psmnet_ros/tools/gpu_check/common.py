@@ -15,7 +15,6 @@ TOLERANCE = {"strict_mean_px": 0.01, "strict_max_px": 0.5, "epe_px": 0.05, "bad1
 TARGETS = {"ms_per_frame_batch4": 10.0, "ms_per_frame_batch1": 12.0, "peak_mib_batch1": 1024.0, "first_frame_s": 30.0}
 NODE_DOMAIN_ID = 29
 """The check's ROS domain: below the 30-101 the test suite reserves for itself (test/ros_helpers.py)."""
-KITTI_FX, KITTI_BASELINE_M = 721.5377, 0.5327
 
 
 @dataclass

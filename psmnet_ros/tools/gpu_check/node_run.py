@@ -8,7 +8,8 @@ import sys
 import time
 
 from .check import Check
-from .common import KITTI_BASELINE_M, KITTI_FX, NODE_DOMAIN_ID, REPO, child_env
+from ..node_overhead import kitti_like_camera
+from .common import NODE_DOMAIN_ID, REPO, child_env
 
 
 def kitti_sized_pairs(count: int, size: tuple[int, int]) -> list[tuple]:
@@ -38,15 +39,13 @@ def run_node(check: Check) -> dict:
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import Header
 
-    from ...core.calibration import StereoCalibration
     from ...ros.conversions import camera_info_msgs, rgb_image_msg
     from ...ros.recorder import OutputRecorder
     from ...ros.spinning import SpinThread
 
     height, width = check.sizes.image
     pairs = kitti_sized_pairs(2, (height, width))
-    calibration = StereoCalibration.from_pinhole(KITTI_FX, KITTI_BASELINE_M, (width - 1) / 2, (height - 1) / 2,
-                                                 (width, height))
+    calibration = kitti_like_camera(width, height)
     params = dict(check.sizes.node_params, qos="reliable")
     command = [sys.executable, "-m", "psmnet_ros.ros.node", "--ros-args", "--params-file", "config/psmnet.yaml"]
     for name, value in params.items():
